@@ -1,0 +1,3 @@
+from gestured.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the `gestured` command line, one module each."""

@@ -1,0 +1,183 @@
+"""Reading, writing and merging dataset shards.
+
+A dataset is a folder of immutable shard files. Each shard is written once,
+atomically (temporary file, fsync, link into place), so a crash leaves either
+the whole shard or nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import time
+import uuid
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from gestured.atomic import atomic_write_bytes, remove_stale_temporaries
+from gestured.dataset.schema import Samples, check_family
+from gestured.errors import DatasetError
+
+logger = logging.getLogger(__name__)
+
+SHARD_SUFFIX = ".npz"
+# A shard from the network or a stranger is refused above these sizes.
+MAX_SHARD_BYTES = 256 * 1024 * 1024
+MAX_MEMBER_BYTES = 512 * 1024 * 1024
+
+
+def shard_bytes(samples: Samples) -> bytes:
+    """Serialize `samples` to the bytes of a compressed `.npz` shard."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **samples.to_arrays())
+    return buffer.getvalue()
+
+
+def shard_name(family: str, created: float | None = None) -> str:
+    """Return a fresh, sortable file name for a shard of `family`."""
+    check_family(family)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(created or time.time()))
+    return f"{family}-{stamp}-{uuid.uuid4().hex[:12]}{SHARD_SUFFIX}"
+
+
+def write_shard(directory: Path, samples: Samples, name: str | None = None) -> Path:
+    """Write `samples` as a new shard in `directory` and return its path.
+
+    An existing shard of the same name is never overwritten.
+    """
+    if len(samples) == 0:
+        raise DatasetError("refusing to write an empty shard")
+    directory = Path(directory)
+    path = directory / (name or shard_name(samples.family))
+    if path.suffix != SHARD_SUFFIX or path.parent != directory:
+        raise DatasetError(f"invalid shard name {name!r}")
+    try:
+        atomic_write_bytes(path, shard_bytes(samples), overwrite=False)
+    except FileExistsError as exc:
+        raise DatasetError(f"{path}: shard already exists") from exc
+    logger.info("Wrote shard %s with %d samples", path, len(samples))
+    return path
+
+
+def load_shard_bytes(data: bytes, where: str) -> Samples:
+    """Validate and load a shard from bytes, such as a received MQTT payload."""
+    if len(data) > MAX_SHARD_BYTES:
+        raise DatasetError(f"{where}: shard of {len(data)} bytes exceeds the limit")
+    return _load(io.BytesIO(data), where)
+
+
+def load_shard(path: Path) -> Samples:
+    """Validate and load one shard file, raising DatasetError naming the file."""
+    path = Path(path)
+    where = str(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise DatasetError(f"{where}: file not found") from exc
+    if size > MAX_SHARD_BYTES:
+        raise DatasetError(f"{where}: {size} bytes exceeds the shard size limit")
+    with path.open("rb") as handle:
+        return _load(handle, where)
+
+
+def _load(handle: io.BufferedIOBase | io.BytesIO, where: str) -> Samples:
+    try:
+        with zipfile.ZipFile(handle) as archive:
+            for info in archive.infolist():
+                if info.file_size > MAX_MEMBER_BYTES:
+                    raise DatasetError(
+                        f"{where}: member {info.filename} unpacks to "
+                        f"{info.file_size} bytes, over the limit"
+                    )
+        handle.seek(0)
+        with np.load(handle, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except DatasetError:
+        raise
+    except ValueError as exc:
+        # numpy raises ValueError for object arrays when pickles are disallowed.
+        raise DatasetError(f"{where}: not a valid shard ({exc})") from exc
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise DatasetError(f"{where}: corrupt or unreadable .npz file ({exc})") from exc
+    return Samples.from_arrays(arrays, where)
+
+
+def iter_shards(directory: Path, family: str | None = None) -> Iterator[Path]:
+    """Yield the shard files of a dataset folder in name order."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DatasetError(f"{directory}: dataset folder not found")
+    remove_stale_temporaries(directory)
+    for path in sorted(directory.glob(f"*{SHARD_SUFFIX}")):
+        if family is None or path.name.startswith(f"{family}-"):
+            yield path
+
+
+def concatenate(parts: Iterable[Samples]) -> Samples:
+    """Join samples of one family into one batch."""
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        raise DatasetError("no samples to join")
+    family = parts[0].family
+    for part in parts:
+        if part.family != family:
+            raise DatasetError(f"cannot join families {family} and {part.family}")
+        if not np.array_equal(part.point_mask, parts[0].point_mask):
+            raise DatasetError("cannot join samples with different point masks")
+
+    def join(name: str) -> np.ndarray:
+        return np.concatenate([getattr(part, name) for part in parts])
+
+    return Samples(
+        family=family,
+        landmarks=join("landmarks"),
+        present=join("present"),
+        handedness=join("handedness"),
+        image_size=join("image_size"),
+        labels=join("labels").astype(parts[0].labels.dtype),
+        timestamps=join("timestamps"),
+        sources=join("sources").astype(parts[0].sources.dtype),
+        point_mask=parts[0].point_mask,
+        has_z=all(part.has_z for part in parts),
+    )
+
+
+def sample_digests(samples: Samples) -> list[str]:
+    """Return one content hash per sample; equal hashes mean exact duplicates."""
+    digests = []
+    for index in range(len(samples)):
+        digest = hashlib.sha256()
+        digest.update(samples.landmarks[index].tobytes())
+        digest.update(samples.present[index].tobytes())
+        digest.update(samples.handedness[index].tobytes())
+        digest.update(samples.image_size[index].tobytes())
+        digest.update(str(samples.labels[index]).encode())
+        digests.append(digest.hexdigest())
+    return digests
+
+
+def merge(parts: Iterable[Samples]) -> Samples:
+    """Concatenate samples and drop exact duplicates, keeping the first copy."""
+    joined = concatenate(parts)
+    seen: set[str] = set()
+    keep = np.zeros(len(joined), dtype=bool)
+    for index, digest in enumerate(sample_digests(joined)):
+        if digest not in seen:
+            seen.add(digest)
+            keep[index] = True
+    dropped = len(joined) - int(keep.sum())
+    if dropped:
+        logger.info("Dropped %d duplicate samples while merging", dropped)
+    return joined.select(keep)
+
+
+def load_dataset(directory: Path, family: str) -> Samples:
+    """Load and merge every shard of `family` in a dataset folder."""
+    paths = list(iter_shards(directory, family))
+    if not paths:
+        raise DatasetError(f"{directory}: no {family} shards found")
+    return merge(load_shard(path) for path in paths)
