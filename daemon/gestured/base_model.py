@@ -129,7 +129,8 @@ class BaseModel:
         files = manifest["files"]
         if variant not in files:
             raise ModelError(
-                f"{where}: no {variant!r} model, available: {', '.join(files) or 'none'}"
+                f"{where}: no {variant!r} model, "
+                f"available: {', '.join(files) or 'none'}"
             )
         path = verify_file(folder, files[variant], where)
         interpreter = make_interpreter(

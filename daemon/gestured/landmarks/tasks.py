@@ -110,9 +110,11 @@ def build_task_bundle(destination: Path) -> Path:
             f"bundle: {', '.join(missing)}"
         )
     destination = Path(destination)
-    with atomic_open(destination) as handle:
-        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as bundle:
-            for name, source in sources.items():
-                bundle.write(source, arcname=name)
+    with (
+        atomic_open(destination) as handle,
+        zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as bundle,
+    ):
+        for name, source in sources.items():
+            bundle.write(source, arcname=name)
     logger.info("Built hand landmarker bundle %s", destination)
     return destination
