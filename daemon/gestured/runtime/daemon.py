@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from gestured.atomic import atomic_write_bytes
 from gestured.base_model import BaseModel
 from gestured.landmarks import BackendOptions, create_backend

@@ -9,7 +9,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-
 from gestured.base_model import BaseModel
 from gestured.dataset.schema import FAMILIES
 from gestured.features import (

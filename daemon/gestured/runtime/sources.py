@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from gestured.errors import GesturedError
 
 logger = logging.getLogger(__name__)

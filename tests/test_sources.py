@@ -1,0 +1,152 @@
+"""Frame sources on real video files and a real MJPEG stream served by ffmpeg."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from gestured.errors import GesturedError
+from gestured.runtime.sources import FrameSource, source_kind
+from tests.helpers import data_root, free_port, wait_until
+
+
+def video(name: str) -> Path:
+    return data_root() / "handsdataset" / "videos" / name
+
+
+def frame_count(name: str) -> int:
+    with video(name.replace(".mp4", ".csv")).open() as handle:
+        return sum(1 for _ in csv.DictReader(handle))
+
+
+def drain(source: FrameSource, timeout: float = 60.0) -> list[int]:
+    indices = []
+    deadline = time.monotonic() + timeout
+    while not source.finished and time.monotonic() < deadline:
+        frame = source.read(timeout=1.0)
+        if frame is not None:
+            indices.append(frame.index)
+    return indices
+
+
+def test_source_kind_detection():
+    assert source_kind("0") == "camera"
+    assert source_kind("/dev/video2") == "camera"
+    assert source_kind("rtsp://127.0.0.1:8554/x") == "stream"
+    assert source_kind("http://127.0.0.1:8080/x.mjpg") == "stream"
+    assert source_kind("clip.mp4") == "file"
+
+
+def test_file_source_delivers_every_frame():
+    source = FrameSource(str(video("counting-c.mp4")))
+    source.open()
+    try:
+        indices = drain(source)
+    finally:
+        source.close()
+    assert indices == list(range(frame_count("counting-c.mp4")))
+    assert source.frames_dropped == 0
+
+
+def test_file_timestamps_follow_frame_rate():
+    source = FrameSource(str(video("counting-c.mp4")))
+    source.open()
+    try:
+        first = source.read(timeout=5)
+        second = source.read(timeout=5)
+    finally:
+        source.close()
+    assert first is not None and second is not None
+    assert second.timestamp - first.timestamp == pytest.approx(0.1, abs=1e-6)
+
+
+def test_realtime_file_drops_frames_for_slow_consumer():
+    source = FrameSource(str(video("counting-c.mp4")), realtime=True)
+    source.open()
+    received = 0
+    try:
+        while not source.finished:
+            if source.read(timeout=1.0) is not None:
+                received += 1
+                time.sleep(0.35)  # a consumer slower than the file's 10 fps
+    finally:
+        source.close()
+    assert source.frames_dropped > 0
+    assert received < frame_count("counting-c.mp4")
+
+
+def test_missing_file_is_clear_error(tmp_path):
+    with pytest.raises(GesturedError, match="not found"):
+        FrameSource(str(tmp_path / "nope.mp4"))
+
+
+def test_unreadable_file_is_clear_error(tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all" * 100)
+    source = FrameSource(str(broken))
+    with pytest.raises(GesturedError, match="cannot open"):
+        source.open()
+
+
+def _serve_mjpeg(path: Path, port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-re",
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(path),
+            "-f",
+            "mpjpeg",
+            "-listen",
+            "1",
+            f"http://127.0.0.1:{port}/cam.mjpg",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+def test_stream_reopens_after_server_restart(caplog):
+    port = free_port()
+    clip = video("counting-c.mp4")
+    server = _serve_mjpeg(clip, port)
+    source = FrameSource(
+        f"http://127.0.0.1:{port}/cam.mjpg",
+        reopen_initial_delay=0.2,
+        reopen_max_delay=1.0,
+    )
+    frames: list[int] = []
+    try:
+        time.sleep(0.5)  # ffmpeg needs a moment before it listens
+        source.open()
+        wait_until(lambda: source.read(0.5) is not None, 20, "first stream frame")
+        server.kill()
+        server.wait(timeout=10)
+        wait_until(lambda: source.reopen_count >= 1, 20, "a reopen attempt")
+        server = _serve_mjpeg(clip, port)
+
+        def got_frame() -> bool:
+            frame = source.read(0.5)
+            if frame is not None:
+                frames.append(frame.index)
+            return bool(frame)
+
+        wait_until(got_frame, 30, "frames after the server came back")
+    finally:
+        source.close()
+        server.kill()
+        server.wait(timeout=10)
+    assert frames
+    assert source.reopen_count >= 1
+    assert any("Reopening stream source" in r.getMessage() for r in caplog.records)
