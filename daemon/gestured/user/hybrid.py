@@ -15,7 +15,7 @@ overrides the base gesture.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,8 +25,7 @@ DEFAULT_USER_THRESHOLD = 0.85
 DEFAULT_BASE_THRESHOLD = 0.7
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """The label chosen for one frame, its probability and which model chose it."""
 
     label: str
