@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from gestured.user.background import Background
 
 KINIVI_NAMES = ["Open", "Close", "Pointer", "OK"]
@@ -48,7 +47,6 @@ class VideoLandmarks:
 
     def __init__(self, name: str) -> None:
         import cv2
-
         from gestured.landmarks import BackendOptions, create_backend
 
         path = need(data_dir() / "handsdataset" / "videos" / f"{name}.mp4")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from gestured.user.commands import CommandError, parse_command
 from gestured.user.handler import CommandHandler
 from gestured.user.store import UserStore

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from gestured.user.handler import CommandHandler
 from gestured.user.hybrid import decide
 from gestured.user.model import BACKGROUND_LABEL
@@ -55,7 +54,9 @@ def test_three_learned_from_video(tmp_path, counting_a, counting_b, background):
 
     others = [i for f in "0124" for i in counting_b.frames(f)]
     other_proba = model.predict_proba(counting_b.features(others))
-    to_base = np.mean(other_proba.argmax(axis=1) == model.classes.index(BACKGROUND_LABEL))
+    to_base = np.mean(
+        other_proba.argmax(axis=1) == model.classes.index(BACKGROUND_LABEL)
+    )
     print(f"counting-b other frames sent to __base__: {to_base:.2f}")
     assert to_base >= 0.9
 

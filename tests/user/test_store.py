@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
-
 from gestured.dataset.schema import Samples
 from gestured.errors import DatasetError, ModelError
 from gestured.features import features_for
@@ -100,7 +101,7 @@ def test_delete_resumes_after_crash(taught, tmp_path):
     store.add_shard(mixed)
     # Simulate a crash right after the journal was written.
     names = [p.name for p in store.shards() if "okay" in load_labels(p)]
-    journal = '{"label": "okay", "shards": %s}' % str(names).replace("'", '"')
+    journal = json.dumps({"label": "okay", "shards": names})
     (tmp_path / "samples" / JOURNAL_NAME).write_text(journal)
     assert "okay" not in store.labels()["static_single"]
     reopened = UserStore(tmp_path)
