@@ -1,4 +1,4 @@
-"""Time from the last recorded sample to a new user model that answers.
+"""Time from the last recorded sample to a new user model that returns predictions.
 
 Measures `UserStore.learn_shard` (write shard, load, learn with replay, save)
 plus one `predict_proba`, for 50 samples of a new label on top of an existing

@@ -1,4 +1,4 @@
-"""Command validation and the handler's refusals, on a real store."""
+"""Command validation and the handler's rejections, on a real store."""
 
 from __future__ import annotations
 

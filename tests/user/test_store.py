@@ -25,7 +25,7 @@ def keypoint_samples(background: Background, base_label: str, label: str, count=
 
 @pytest.fixture
 def taught(tmp_path, kinivi_background):
-    """A store that knows "okay" (kinivi OK) and "point" (kinivi Pointer)."""
+    """A store that contains "okay" (kinivi OK) and "point" (kinivi Pointer)."""
     background = Background.build(
         "static_single",
         kinivi_background.features,
