@@ -1,0 +1,1 @@
+"""On-device user models: recording, storage, MQTT commands, hybrid decision."""
