@@ -74,7 +74,9 @@ class Broker:
         deadline = time.monotonic() + BROKER_START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                error = self.process.stderr.read().decode() if self.process.stderr else ""
+                error = (
+                    self.process.stderr.read().decode() if self.process.stderr else ""
+                )
                 self.process = None
                 raise RuntimeError(f"mosquitto exited at start: {error}{self.log()}")
             try:

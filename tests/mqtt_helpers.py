@@ -104,7 +104,9 @@ class Observer:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     seen = [(m.topic, m.payload[:60]) for m in self.messages[start:]]
-                    raise TimeoutError(f"no matching message within {timeout} s: {seen}")
+                    raise TimeoutError(
+                        f"no matching message within {timeout} s: {seen}"
+                    )
                 self._cond.wait(remaining)
 
     def on_topic(self, topic: str, start: int = 0) -> list[Received]:

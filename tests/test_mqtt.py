@@ -11,15 +11,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from mqtt_helpers import Observer, wait_until
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-
 from conftest import Broker
 from gestured.errors import ConfigError
 from gestured.runtime.config import MqttConfig
 from gestured.runtime.events import GestureEvent
 from gestured.runtime.mqtt import MAX_INBOUND_BYTES, MqttLink
+from mqtt_helpers import Observer, wait_until
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 REPO = Path(__file__).resolve().parents[1]
 DEVICE = "dev1"
@@ -79,7 +78,9 @@ def observers() -> Iterator[Callable[..., Observer]]:
 
 
 def test_status_online_retained_and_offline_on_stop(
-    mosquitto: Broker, links: Callable[..., MqttLink], observers: Callable[..., Observer]
+    mosquitto: Broker,
+    links: Callable[..., MqttLink],
+    observers: Callable[..., Observer],
 ) -> None:
     link = links(make_config(mosquitto))
     link.start()
@@ -141,7 +142,9 @@ def test_last_will_offline_when_killed(
 
 
 def test_gesture_event_payload(
-    mosquitto: Broker, links: Callable[..., MqttLink], observers: Callable[..., Observer]
+    mosquitto: Broker,
+    links: Callable[..., MqttLink],
+    observers: Callable[..., Observer],
 ) -> None:
     observer = observers(mosquitto)
     observer.subscribe(f"gestured/{DEVICE}/#")
@@ -249,7 +252,9 @@ def test_broker_restart_mid_run(
 
 
 def test_command_round_trip_mqtt5(
-    mosquitto: Broker, links: Callable[..., MqttLink], observers: Callable[..., Observer]
+    mosquitto: Broker,
+    links: Callable[..., MqttLink],
+    observers: Callable[..., Observer],
 ) -> None:
     link = links(make_config(mosquitto))
     seen: list[tuple[str, bytes]] = []
@@ -306,7 +311,9 @@ def test_oversize_and_bad_commands_dropped(
 
 
 def test_mqtt311_commands_reply_on_reply_topic(
-    mosquitto: Broker, links: Callable[..., MqttLink], observers: Callable[..., Observer]
+    mosquitto: Broker,
+    links: Callable[..., MqttLink],
+    observers: Callable[..., Observer],
 ) -> None:
     link = links(make_config(mosquitto, protocol="3.1.1"))
     props_seen: list[object] = []
@@ -321,7 +328,9 @@ def test_mqtt311_commands_reply_on_reply_topic(
     observer = observers(mosquitto)
     observer.subscribe(link.reply_topic)
     observer.subscribe(link.status_topic)
-    assert observer.wait_for(lambda m: m.topic == link.status_topic).payload == b"online"
+    assert (
+        observer.wait_for(lambda m: m.topic == link.status_topic).payload == b"online"
+    )
     observer.publish(f"gestured/{DEVICE}/cmd/nope", b"{}")
     reply = observer.wait_for(lambda m: m.topic == link.reply_topic)
     assert json.loads(reply.payload)["ok"] is False
