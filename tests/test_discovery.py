@@ -47,11 +47,16 @@ def retained_configs(mosquitto: Broker, expected: set[str]) -> dict[str, dict]:
         # Retained messages arrive right after SUBACK; a second subscription's
         # SUBACK ensures that every one of the first has been delivered.
         late.subscribe("sync/none")
-        return {
-            m.topic.split("/")[-2]: json.loads(m.payload)
-            for m in late.messages
-            if m.retain and m.payload
-        }
+        # The daemon may publish a config after this client subscribed, so a
+        # live copy counts as well as a retained one; the last one wins.
+        configs: dict[str, dict] = {}
+        for message in late.messages:
+            gesture = message.topic.split("/")[-2]
+            if message.payload:
+                configs[gesture] = json.loads(message.payload)
+            else:
+                configs.pop(gesture, None)
+        return configs
     finally:
         late.close()
 

@@ -72,6 +72,9 @@ class MqttLink:
         self._stdout = stdout if stdout is not None else sys.stdout
         self._lock = threading.Lock()
         self._connected = threading.Event()
+        # Set once status, subscriptions and retained state went out after a
+        # connect, so waiters see a link that is fully set up.
+        self._ready = threading.Event()
         self._stopping = False
         self._started = False
         self._failures = 0
@@ -99,7 +102,8 @@ class MqttLink:
         return self._connected.is_set()
 
     def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
+        """Wait until connected and the connect-time messages are sent."""
+        return self._ready.wait(timeout)
 
     def start(self) -> None:
         """Start connecting in the background; never blocks on the broker.
@@ -139,6 +143,7 @@ class MqttLink:
         self._client.disconnect()
         self._client.loop_stop()
         self._connected.clear()
+        self._ready.clear()
         logger.info("MQTT link to %s stopped", self.broker)
 
     # Publishing ------------------------------------------------------------
@@ -312,6 +317,7 @@ class MqttLink:
                 handler()
             except Exception:
                 logger.exception("MQTT connect handler %r failed", handler)
+        self._ready.set()
 
     def _on_connect_fail(self, client, userdata) -> None:  # type: ignore[no-untyped-def]
         self._failures += 1
@@ -326,6 +332,7 @@ class MqttLink:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         was_connected = self.connected
         self._connected.clear()
+        self._ready.clear()
         if self._stopping:
             return
         if was_connected:
