@@ -32,7 +32,7 @@ def free_port() -> int:
 class Broker:
     """A Mosquitto process on 127.0.0.1 with a generated config file.
 
-    `extra` holds more listener settings (TLS files, password file); the
+    `extra` contains more listener settings (TLS files, password file); the
     broker keeps its port across stop() and start(), so clients can reconnect.
     """
 

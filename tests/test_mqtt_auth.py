@@ -274,6 +274,6 @@ def test_username_and_password_file(
     cleanup.append(refused)
     refused.start()
     assert not refused.wait_connected(3)
-    wait_until(lambda: "refused client refused" in caplog.text)
+    wait_until(lambda: "rejected client refused" in caplog.text)
     assert secret not in caplog.text
     assert "bad-pass-7Q" not in caplog.text

@@ -16,9 +16,9 @@ UNIT = Path(__file__).resolve().parents[1] / "deploy" / "gestured.service"
 def _verify(text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     """Run systemd-analyze verify on `text` with ExecStart pointed at Python.
 
-    verify rejects a unit whose ExecStart binary is missing, and the venv
-    path /opt/gestured/.venv/bin/gestured exists only on an installed device,
-    so the copy runs this test's Python instead; every other line is unchanged.
+    verify rejects a unit whose ExecStart binary is missing. The venv path
+    /opt/gestured/.venv/bin/gestured exists only on an installed device, so
+    the copy runs this test's Python instead. Every other line is unchanged.
     """
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze is not installed")

@@ -5,7 +5,7 @@ Path rules:
 - `models_dir`, when relative, is inside `state_dir`, because model updates
   replace models there and the state directory is the one writable place.
 - Any other relative path written in the config file is relative to the
-  directory that holds the config file, so `ca_file = "ca.pem"` beside
+  directory that contains the config file, so `ca_file = "ca.pem"` beside
   /etc/gestured/gestured.toml means /etc/gestured/ca.pem.
 - Relative paths given by `--set` are relative to the current directory, as
   with any other command-line argument.

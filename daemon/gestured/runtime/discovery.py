@@ -95,15 +95,15 @@ class Discovery:
         A name in two model families gets one trigger, as the trigger topic
         carries only the name.
         """
-        wanted = set(gestures)
-        for gesture in wanted:
+        names = set(gestures)
+        for gesture in names:
             if not isinstance(gesture, str) or not LABEL_PATTERN.fullmatch(gesture):
                 raise ValueError(f"invalid gesture name {gesture!r}")
         with self._lock:
             first = self._gestures is None
-            removed = (self._gestures or set()) - wanted
-            self._gestures = wanted
-        self._publish(wanted)
+            removed = (self._gestures or set()) - names
+            self._gestures = names
+        self._publish(names)
         for gesture in sorted(removed):
             logger.info("removing Home Assistant trigger for gesture %s", gesture)
             self.link.retain(self.config_topic(gesture), b"")
@@ -111,7 +111,7 @@ class Discovery:
             # Retained configs from an earlier run show which gestures are gone
             # since then; before the first update every one would look stale.
             self.link.subscribe(f"{self.trigger_root}/+/config", self._on_config)
-        logger.info("Home Assistant discovery for %d gestures", len(wanted))
+        logger.info("Home Assistant discovery for %d gestures", len(names))
 
     def _publish(self, gestures: Iterable[str]) -> None:
         self.link.retain(self.sensor_topic, self.sensor_config())

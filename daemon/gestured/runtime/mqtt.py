@@ -12,7 +12,7 @@ Topics, all below <prefix>/<device_id>/:
 
 paho-mqtt's network thread (`loop_start`) connects, reconnects with backoff and
 runs every callback. While the broker is unreachable, gesture events go to
-standard output as JSON lines, so recognition never waits on the network.
+standard output as JSON lines, so a dead broker does not stop recognition.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ MessageHandler = Callable[[mqtt.MQTTMessage], None]
 
 
 class MqttLink:
-    """One broker connection for the daemon; every method is thread-safe."""
+    """One broker connection for the daemon; methods may be called from any thread."""
 
     def __init__(
         self,
@@ -289,7 +289,7 @@ class MqttLink:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
         if reason_code.is_failure:
             logger.error(
-                "MQTT broker %s refused client %s: %s",
+                "MQTT broker %s rejected client %s: %s",
                 self.broker,
                 self.client_id,
                 reason_code,
