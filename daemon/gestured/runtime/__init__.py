@@ -1,0 +1,1 @@
+"""The daemon: configuration, frame sources, pipeline, MQTT and systemd glue."""
