@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 # returning an exit code.
 COMMAND_MODULES = (
     "gestured.commands.landmarks_cmd",
+    "gestured.commands.run_cmd",
     "gestured.commands.record_cmd",
     "gestured.commands.user_cmd",
 )

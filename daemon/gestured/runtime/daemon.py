@@ -10,14 +10,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+
 from gestured.atomic import atomic_write_bytes
 from gestured.base_model import BaseModel
+from gestured.dataset.schema import FAMILIES
 from gestured.landmarks import BackendOptions, create_backend
-from gestured.runtime.events import EventSink, GestureEvent
+from gestured.runtime.events import GestureEvent
 from gestured.runtime.hand_tracker import HandTracker
+from gestured.runtime.notify import watchdog_interval
 from gestured.runtime.pipeline import Decision, FrameResult, Recognizer
 from gestured.runtime.smoothing import Debouncer, SmoothingSettings
 from gestured.runtime.sources import Frame, FrameSource
@@ -29,20 +32,10 @@ STATUS_INTERVAL = 5.0
 FrameHook = Callable[[Frame, FrameResult], None]
 
 
-def base_decision(
-    models: dict[str, BaseModel], base_threshold: float
-) -> Callable[[str, np.ndarray, np.ndarray], Decision]:
-    """Return a decision function that uses the base models alone."""
+class EventSink(Protocol):
+    """Where gesture events go: the MQTT link, or standard output without it."""
 
-    def decide(family: str, probs: np.ndarray, features: np.ndarray) -> Decision:
-        del features
-        best = int(np.argmax(probs))
-        confidence = float(probs[best])
-        if confidence < base_threshold:
-            return Decision(family, None, confidence, "base")
-        return Decision(family, models[family].labels[best], confidence, "base")
-
-    return decide
+    def publish_gesture(self, event: GestureEvent) -> bool: ...
 
 
 @dataclass
@@ -139,11 +132,10 @@ class Daemon:
                 confidence=stable.confidence,
                 source=decision.source,
                 family=family,
-                hands=len(result.hands),
-                handedness=[hand.handedness for hand in result.hands],
+                hands=FAMILIES[family][1],
+                handedness=tuple(hand.handedness for hand in result.hands),
                 timestamp=time.time(),
                 frame=frame.index if self.source.kind == "file" else None,
-                device_id=self.device_id,
             )
             logger.info(
                 "Gesture %s (%s, %s, %.2f) at frame %d",
@@ -179,8 +171,7 @@ class Daemon:
     def _watchdog_interval(self) -> float:
         if self.notifier is None:
             return 0.0
-        interval = getattr(self.notifier, "watchdog_interval", None)
-        return float(interval() or 0.0) if callable(interval) else 0.0
+        return float(watchdog_interval() or 0.0)
 
     def _notify(self, what: str, text: str = "") -> None:
         if self.notifier is None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
+
 from gestured.landmarks import BackendOptions, Hand, LandmarkBackend
 
 logger = logging.getLogger(__name__)

@@ -9,6 +9,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+
 from gestured.base_model import BaseModel
 from gestured.dataset.schema import FAMILIES
 from gestured.features import (

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from gestured.errors import GesturedError
 
 logger = logging.getLogger(__name__)

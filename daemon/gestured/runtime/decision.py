@@ -1,0 +1,72 @@
+"""The per-frame decision of a family: user model first, then the base model."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+
+from gestured.base_model import BaseModel
+from gestured.runtime.pipeline import Decision
+from gestured.user.hybrid import decide
+from gestured.user.model import UserModel
+
+logger = logging.getLogger(__name__)
+
+
+class HybridDecider:
+    """Calls the hybrid decision with the current base and user models.
+
+    A new user model replaces the old one with a single assignment, so the
+    frame loop never waits for training and never sees half a model.
+    """
+
+    def __init__(
+        self,
+        models: dict[str, BaseModel],
+        *,
+        base_threshold: float,
+        user_threshold: float,
+    ) -> None:
+        self.models = models
+        self.base_threshold = base_threshold
+        self.user_threshold = user_threshold
+        self.user_models: dict[str, UserModel | None] = {}
+        self._lock = threading.Lock()
+
+    def set_user_model(self, family: str, model: UserModel | None) -> None:
+        with self._lock:
+            self.user_models = {**self.user_models, family: model}
+        labels = model.labels if model is not None else []
+        logger.info("User model for %s now knows %s", family, labels or "nothing")
+
+    def labels(self) -> set[str]:
+        """Return every gesture name the base and user models can produce."""
+        names = {label for model in self.models.values() for label in model.labels}
+        for model in self.user_models.values():
+            if model is not None:
+                names.update(model.labels)
+        return names
+
+    def __call__(
+        self, family: str, probs: np.ndarray, features: np.ndarray
+    ) -> Decision:
+        base = self.models[family]
+        user = self.user_models.get(family)
+        user_labels: tuple[str, ...] = ()
+        user_probs = None
+        if user is not None:
+            user_labels = user.classes
+            user_probs = user.predict_proba(features[None, :])[0]
+        chosen = decide(
+            base.labels,
+            probs,
+            user_labels,
+            user_probs,
+            user_threshold=self.user_threshold,
+            base_threshold=self.base_threshold,
+        )
+        if chosen is None:
+            return Decision(family, None, float(np.max(probs)), "base")
+        return Decision(family, chosen.label, chosen.confidence, chosen.source)
