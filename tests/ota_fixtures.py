@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.server
+import json
 import os
 import shutil
 import signal
@@ -17,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-
 from gestured.features import FEATURE_SPECS
 from gestured.ota.tiny_trainer import write_model_folder
 
@@ -52,11 +52,15 @@ def make_model_set(root: Path, tflite: bytes, version: str) -> Path:
     spec = FEATURE_SPECS["static_double"]
     empty = root / "static_double"
     empty.mkdir(parents=True, exist_ok=True)
-    (empty / "manifest.json").write_text(
-        '{"format": 1, "family": "static_double", "version": "none", '
-        '"labels": [], "feature": {"name": "%s", "size": %d}, "files": {}}'
-        % (spec.name, spec.size)
-    )
+    empty_manifest = {
+        "format": 1,
+        "family": "static_double",
+        "version": "none",
+        "labels": [],
+        "feature": {"name": spec.name, "size": spec.size},
+        "files": {},
+    }
+    (empty / "manifest.json").write_text(json.dumps(empty_manifest))
     return root
 
 

@@ -10,13 +10,6 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from ota_fixtures import (
-    make_model_set,
-    running_broker,
-    serve_folder,
-    tiny_tflite,
-)
-
 from gestured.base_model import BaseModel, sha256_file
 from gestured.errors import GesturedError
 from gestured.ota import keys
@@ -30,6 +23,12 @@ from gestured.ota.updater import (
     ROLLED_BACK,
     UP_TO_DATE,
     Updater,
+)
+from ota_fixtures import (
+    make_model_set,
+    running_broker,
+    serve_folder,
+    tiny_tflite,
 )
 
 
