@@ -176,6 +176,10 @@ class Broker:
             "autosave_interval 1\n"
             "max_queued_messages 100000\n"
             "log_dest stderr\n"
+            # Started as root, mosquitto switches to the `mosquitto` user, which
+            # cannot write the persistence file into a test's folder. The option
+            # has no effect for other users.
+            "user root\n"
         )
 
     def start(self) -> None:
@@ -218,3 +222,53 @@ def running_broker(folder: Path) -> Iterator[Broker]:
         yield broker
     finally:
         broker.stop()
+
+
+# Samples ---------------------------------------------------------------------
+
+
+def random_samples(labels: list[str], n: int, source: str, seed: int):
+    """Static single-hand samples; each label gets its own hand shape plus noise."""
+    from gestured.dataset.schema import Samples
+
+    rng = np.random.default_rng(seed)
+    names = [labels[i % len(labels)] for i in range(n)]
+    shapes = {
+        label: np.random.default_rng(abs(hash(label)) % 2**32).uniform(
+            0.3, 0.7, (21, 3)
+        )
+        for label in set(labels)
+    }
+    points = np.stack([shapes[name] for name in names])
+    points = points + rng.normal(0, 0.01, points.shape)
+    return Samples.build(
+        "static_single",
+        points.astype(np.float32),
+        names,
+        source,
+        image_size=(640, 480),
+    )
+
+
+class PahoLink:
+    """A device's link for tests: a paho client that prefixes the device topic."""
+
+    def __init__(self, device_id: str, port: int) -> None:
+        import paho.mqtt.client as mqtt
+
+        self.device_id = device_id
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"dev-{device_id}"
+        )
+        self.client.reconnect_delay_set(0.1, 1)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def publish(self, subtopic: str, payload: bytes, qos: int):
+        return self.client.publish(
+            f"gestured/{self.device_id}/{subtopic}", payload, qos
+        )
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
