@@ -70,7 +70,7 @@ def make_model_set(root: Path, tflite: bytes, version: str) -> Path:
 class BundleServer(http.server.ThreadingHTTPServer):
     """Serves a folder; `faults` maps a file name to a misbehaviour.
 
-    Faults: "404", "500", "hang" (no answer until the test ends),
+    Faults: "404", "500", "hang" (no response until the test ends),
     "truncate" (half the body, then close), "oversize" (a Content-Length and
     body 1 MiB longer than the file), "nolength" (no Content-Length and the
     file followed by 256 MiB of zeros).

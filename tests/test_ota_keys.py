@@ -19,7 +19,7 @@ def test_generate_keys_private_mode_and_no_overwrite(tmp_path):
     assert keys.verify(keys.load_public_key(public), b"data", signature)
     assert not keys.verify(keys.load_public_key(public), b"date", signature)
     before = private.read_bytes()
-    with pytest.raises(keys.SigningKeyError, match="refusing to overwrite"):
+    with pytest.raises(keys.SigningKeyError, match="not overwriting"):
         keys.generate_keypair(tmp_path)
     assert private.read_bytes() == before
 
@@ -27,7 +27,7 @@ def test_generate_keys_private_mode_and_no_overwrite(tmp_path):
 def test_cli_keys_generate_twice_fails(tmp_path, capsys):
     assert main(["keys", "generate", "--out", str(tmp_path)]) == 0
     assert main(["keys", "generate", "--out", str(tmp_path)]) == 1
-    assert "refusing to overwrite" in capsys.readouterr().err
+    assert "not overwriting" in capsys.readouterr().err
 
 
 def test_public_key_parse_rejects_wrong_length():

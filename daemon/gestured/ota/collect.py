@@ -2,7 +2,7 @@
 
 A device with `share_samples = true` publishes each recorded shard, the
 `.npz` bytes unchanged, QoS 1 on `gestured/<device_id>/samples`. The
-collector holds a persistent MQTT 5 session (fixed client id, clean_start
+collector keeps a persistent MQTT 5 session (fixed client id, clean_start
 False, a session expiry), so the broker queues shards while it is away. It
 validates each shard and stores it as `DIR/<device_id>/<family>-<sha256>.npz`:
 a message delivered twice lands in one file.
@@ -163,7 +163,7 @@ class Collector:
 
     def _on_message(self, client, userdata, message) -> None:  # type: ignore[no-untyped-def]
         # paho acknowledges a QoS 1 message after this returns, so the shard is
-        # on disk before the broker forgets it.
+        # on disk before the broker drops its copy.
         try:
             self.handle(message.topic, message.payload)
         except Exception:

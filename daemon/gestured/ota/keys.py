@@ -38,7 +38,9 @@ def generate_keypair(out_dir: Path) -> tuple[Path, Path]:
     public_path = out_dir / PUBLIC_KEY_NAME
     for path in (private_path, public_path):
         if path.exists():
-            raise SigningKeyError(f"{path}: key file exists, refusing to overwrite it")
+            raise SigningKeyError(
+                f"{path}: key file already exists, not overwriting it"
+            )
     key = Ed25519PrivateKey.generate()
     private_pem = key.private_bytes(
         serialization.Encoding.PEM,

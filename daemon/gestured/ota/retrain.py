@@ -1,12 +1,13 @@
 """The monthly retrain: base data + collected shards -> new models -> a bundle.
 
 Per family, collected samples whose label is in the base vocabulary are
-merged in; a new label joins the vocabulary only when at least
-`min_devices` devices recorded it, since a label from one home is a personal
-gesture for that home's user model. The merged data is split by source
-(recording session), never by sample. The current and the new model are
-scored on the same held-out part, on the labels the current model knows,
-and the bundle is published only when the new model is not worse.
+merged in. A new label joins the vocabulary only when at least
+`min_devices` devices recorded it, because a label from one home is a
+personal gesture that belongs in that home's user model. The merged data
+is split by source (recording session), never by sample. The current and
+the new model are scored on the same held-out part, on the labels the
+current model knows, and the bundle is published only when the new model
+is not worse.
 """
 
 from __future__ import annotations
@@ -209,7 +210,7 @@ def retrain(
 ) -> tuple[int | None, list[FamilyReport]]:
     """Retrain every family with data; publish a bundle if none got worse.
 
-    `server_state` holds the published model sets as a ModelStore, so the
+    `server_state` contains the published model sets as a ModelStore, so the
     new set becomes the current one that next month's run compares with.
     Returns the published bundle version, or None, and the family reports.
     """
