@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "gestured.commands.run_cmd",
     "gestured.commands.record_cmd",
     "gestured.commands.user_cmd",
+    "gestured.commands.ota_cmd",
 )
 
 
