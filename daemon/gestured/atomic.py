@@ -20,12 +20,15 @@ def fsync_dir(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_open(path: Path, *, overwrite: bool = True) -> Iterator[IO[bytes]]:
+def atomic_open(
+    path: Path, *, overwrite: bool = True, mode: int = 0o644
+) -> Iterator[IO[bytes]]:
     """Yield a binary file that replaces `path` only after a clean exit.
 
     The data goes to a temporary file in the same directory, is fsynced and is
     renamed over `path`. With `overwrite=False` an existing `path` raises
-    FileExistsError, which keeps immutable files immutable.
+    FileExistsError, which keeps immutable files immutable. `mode` replaces the
+    0600 that mkstemp gives, so a service user can read what root installed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -34,6 +37,7 @@ def atomic_open(path: Path, *, overwrite: bool = True) -> Iterator[IO[bytes]]:
     )
     tmp = Path(tmp_name)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()

@@ -22,8 +22,8 @@ def load_base_models(
 ) -> dict[str, BaseModel]:
     """Load every family in `families` (all four when None) that has a model.
 
-    A family named explicitly must have a model; with `families` None, families
-    whose manifest lists no files are skipped. A corrupt model always raises.
+    Families without a folder or whose manifest lists no files are skipped
+    with a log line. A corrupt model always raises.
     """
     models_dir = Path(models_dir)
     if not models_dir.is_dir():
@@ -32,13 +32,12 @@ def load_base_models(
     models = {}
     for family in wanted:
         folder = models_dir / family
-        if not (folder / MANIFEST_NAME).is_file() and not families:
+        if not (folder / MANIFEST_NAME).is_file():
+            logger.info("No %s model folder in %s, skipping", family, models_dir)
             continue
         manifest = read_manifest(folder)
         if not manifest["files"]:
-            if families:
-                raise ModelError(f"{folder}: family {family} has no trained model")
-            logger.debug("No trained %s model in %s, skipping", family, folder)
+            logger.info("No trained %s model in %s, skipping", family, folder)
             continue
         models[family] = BaseModel.load(
             folder, variant=variant, num_threads=num_threads, edgetpu=edgetpu

@@ -1,0 +1,157 @@
+"""`gestured run` end to end: real video, real Mosquitto, real model files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.daemon_process import models_dir, start_daemon
+from tests.ground_truth import read_segments, score_events
+from tests.helpers import data_root
+from tests.mqtt_helpers import Observer
+
+RUN_TIMEOUT = 300
+
+
+def video(name: str) -> Path:
+    return data_root() / "handsdataset" / "videos" / name
+
+
+def gesture_events(observer: Observer) -> list[dict]:
+    return [json.loads(m.payload) for m in observer.on_topic("gestured/e2e/gesture")]
+
+
+@pytest.mark.slow
+def test_counting_b_matches_ground_truth(mosquitto, tmp_path):
+    manifest = json.loads(
+        (models_dir() / "static_single" / "manifest.json").read_text()
+    )
+    assert "1528664299.56" not in json.dumps(
+        manifest.get("training", {}).get("sources", [])
+    )
+    observer = Observer(mosquitto.host, mosquitto.port)
+    observer.subscribe("gestured/e2e/#")
+    try:
+        daemon = start_daemon(video("counting-b.mp4"), tmp_path, port=mosquitto.port)
+        out, err = daemon.communicate(timeout=RUN_TIMEOUT)
+        assert daemon.returncode == 0, err[-2000:]
+        observer.wait_for(
+            lambda m: m.topic == "gestured/e2e/status" and m.payload == b"offline"
+        )
+        events = gesture_events(observer)
+    finally:
+        observer.close()
+    score = score_events(
+        [(event["frame"], event["gesture"]) for event in events],
+        read_segments(video("counting-b.csv")),
+        fps=10,
+    )
+    assert score.hit_rate >= 0.9, score.describe()
+    assert score.bad_rate < 0.05, score.describe()
+    for event in events:
+        assert event["source"] == "base"
+        assert event["family"] == "static_single"
+        assert event["hands"] == 1
+        assert 0.0 <= event["confidence"] <= 1.0
+        assert abs(event["timestamp"] - time.time()) < RUN_TIMEOUT
+
+
+@pytest.mark.slow
+def test_broker_restart_during_run(mosquitto, tmp_path):
+    observer = Observer(mosquitto.host, mosquitto.port)
+    observer.subscribe("gestured/e2e/#")
+    daemon = start_daemon(
+        video("counting-b.mp4"), tmp_path, "--realtime", port=mosquitto.port
+    )
+    try:
+        observer.wait_for(
+            lambda m: m.topic == "gestured/e2e/status" and m.payload == b"online", 60
+        )
+        observer.wait_for(lambda m: m.topic == "gestured/e2e/gesture", 30)
+        observer.close()
+        mosquitto.stop()
+        time.sleep(3)
+        mosquitto.start()
+        observer = Observer(mosquitto.host, mosquitto.port)
+        observer.subscribe("gestured/e2e/#")
+        observer.wait_for(
+            lambda m: m.topic == "gestured/e2e/status" and m.payload == b"online", 30
+        )
+        observer.wait_for(lambda m: m.topic == "gestured/e2e/gesture", 30)
+        out, err = daemon.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        daemon.kill()
+        observer.close()
+    assert daemon.returncode == 0, err[-2000:]
+    assert "Traceback" not in err
+
+
+def test_corrupt_model_exits_with_one_message(tmp_path):
+    models = tmp_path / "models"
+    shutil.copytree(models_dir(), models)
+    model = models / "static_single" / "model.tflite"
+    model.write_bytes(model.read_bytes()[:-100] + b"\0" * 100)
+    daemon = start_daemon(video("counting-c.mp4"), tmp_path, models=models)
+    out, err = daemon.communicate(timeout=60)
+    assert daemon.returncode == 1
+    assert "Traceback" not in err
+    assert "gestured: error:" in err
+    assert "sha256" in err
+
+
+def test_invalid_config_exits_with_one_message(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[smoothing]\nstable_secs = 2\n")
+    daemon = start_daemon(video("counting-c.mp4"), tmp_path, "--config", str(config))
+    out, err = daemon.communicate(timeout=60)
+    assert daemon.returncode == 1
+    assert "Traceback" not in err
+    assert "smoothing.stable_secs" in err
+
+
+def _read_datagrams(sock: socket.socket, until: str, timeout: float) -> list[str]:
+    messages: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sock.settimeout(max(deadline - time.monotonic(), 0.01))
+        try:
+            messages.append(sock.recv(4096).decode())
+        except TimeoutError:
+            break
+        if any(until in message for message in messages):
+            break
+    return messages
+
+
+def test_systemd_notifications_and_sigterm(tmp_path):
+    path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(path))
+        daemon = start_daemon(
+            video("counting-b.mp4"),
+            tmp_path,
+            "--realtime",
+            env={"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "400000"},
+        )
+        try:
+            early = _read_datagrams(sock, "WATCHDOG=1", 60)
+            daemon.send_signal(signal.SIGHUP)
+            middle = _read_datagrams(sock, "RELOADING=1", 20)
+            daemon.send_signal(signal.SIGTERM)
+            late = _read_datagrams(sock, "STOPPING=1", 30)
+            out, err = daemon.communicate(timeout=30)
+        finally:
+            daemon.kill()
+    messages = "\n".join(early + middle + late)
+    assert "READY=1" in messages
+    assert "WATCHDOG=1" in messages
+    assert "RELOADING=1" in messages
+    assert "STOPPING=1" in messages
+    assert daemon.returncode == 0, err[-2000:]
+    assert "Applied thresholds and smoothing" in err
