@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import REPO
+from helpers import REPO
 
 
 def models_dir() -> Path:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon_process import models_dir, start_daemon
-from tests.ground_truth import read_segments, score_events
-from tests.helpers import data_root
-from tests.mqtt_helpers import Observer
+from daemon_process import models_dir, start_daemon
+from ground_truth import read_segments, score_events
+from helpers import data_root
+from mqtt_helpers import Observer
 
 RUN_TIMEOUT = 300
 

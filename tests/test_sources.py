@@ -12,7 +12,7 @@ import pytest
 
 from gestured.errors import GesturedError
 from gestured.runtime.sources import FrameSource, source_kind
-from tests.helpers import data_root, free_port, wait_until
+from helpers import data_root, free_port, wait_until
 
 
 def video(name: str) -> Path:
