@@ -117,7 +117,7 @@ def features_for(samples: Samples) -> np.ndarray:
     """Return the feature matrix (N, size) of a batch of samples of any family."""
     family = samples.family
     if family == "static_single":
-        return hand_shape(samples.landmarks[:, 0, 0], samples.image_size[:, None, :])
+        return hand_shape(samples.landmarks[:, 0, 0], samples.image_size)
     if family == "static_double":
         return two_hand_shape(samples.landmarks[:, 0], samples.image_size)
     extent = hand_extent(samples)
