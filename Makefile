@@ -14,3 +14,10 @@ $(VENV)/.installed: pyproject.toml
 
 test: install
 	$(PY) -m pytest
+
+# Rebuilds models/static_single from the raw recordings (needs the train extra).
+DATA ?= ../shared/data
+
+.PHONY: models
+models: install
+	$(PY) -m gestured.training.build --data-root $(DATA) --out models

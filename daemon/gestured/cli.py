@@ -16,7 +16,12 @@ logger = logging.getLogger(__name__)
 # Each module defines register(subparsers), which adds its subcommand and sets
 # the `handler` default to a function taking the parsed arguments and
 # returning an exit code.
-COMMAND_MODULES = ("gestured.commands.landmarks_cmd",)
+COMMAND_MODULES = (
+    "gestured.commands.landmarks_cmd",
+    "gestured.commands.data_cmd",
+    "gestured.commands.train_cmd",
+    "gestured.commands.classify_cmd",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

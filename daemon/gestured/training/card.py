@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,7 +126,7 @@ largest absolute value) into: {", ".join(evaluation.labels)}.
 {SOURCES}
 ## Split
 
-{split}
+{textwrap.fill(split, 79)}
 
 ## Samples per label
 
@@ -142,7 +143,7 @@ Top-1 on {evaluation.samples} held-out hands: {_percent(evaluation.top1)}
 
 ## Training
 
-{training}
+{textwrap.fill(training, 79)}
 
 ## Limits
 
