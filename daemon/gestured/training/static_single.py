@@ -39,6 +39,7 @@ class TrainOptions:
     exclude_labels: tuple[str, ...] = ()
     epochs: int = 40
     seed: int = 7
+    members: int = 5
     version: str = field(default_factory=lambda: time.strftime("%Y%m%d") + ".1")
     verbose: int = 1
 
@@ -109,6 +110,7 @@ def train_static_single(options: TrainOptions) -> TrainResult:
         len(labels),
         epochs=options.epochs,
         seed=options.seed,
+        members=options.members,
         verbose=options.verbose,
     )
     out = Path(options.out) / FAMILY
@@ -165,8 +167,9 @@ def train_static_single(options: TrainOptions) -> TrainResult:
         )
     )
     training_text = (
-        f"Keras MLP 42-64-32-{len(labels)}, {options.epochs} epochs, seed "
-        f"{options.seed}, class-balanced weights. Each training hand is also used "
+        f"Average of {options.members} Keras MLPs 42-64-32-{len(labels)}, each "
+        f"trained {options.epochs} epochs with class-balanced weights from seed "
+        f"{options.seed} up. Each training hand is also used "
         "mirrored, and rotated by up to 15 degrees with landmark noise. The int8 "
         f"model is quantized with {REPRESENTATIVE_ROWS} training vectors."
     )
