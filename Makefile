@@ -39,8 +39,9 @@ run: install
 bench: install
 	$(PY) bench/run_all.py --data $(DATA) --out BENCHMARKS.md
 
+# Rebuilds models/static_single from the raw recordings (needs the train extra).
 models: install
-	$(PY) -m gestured train --data-root $(DATA) --out models
+	$(PY) -m gestured.training.build --data-root $(DATA) --out models
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -22,6 +22,9 @@ COMMAND_MODULES = (
     "gestured.commands.record_cmd",
     "gestured.commands.user_cmd",
     "gestured.commands.ota_cmd",
+    "gestured.commands.data_cmd",
+    "gestured.commands.train_cmd",
+    "gestured.commands.classify_cmd",
 )
 
 
