@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from daemon_process import models_dir, start_daemon
 from ground_truth import read_segments, score_events
 from helpers import data_root

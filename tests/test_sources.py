@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from gestured.errors import GesturedError
 from gestured.runtime.sources import FrameSource, source_kind
 from helpers import data_root, free_port, wait_until
