@@ -33,18 +33,14 @@ FrameHook = Callable[[Frame, FrameResult], None]
 
 
 class EventSink(Protocol):
-    """Where gesture events go: the MQTT link, or standard output without it."""
+    """A destination for gesture events: the MQTT link, or standard output."""
 
     def publish_gesture(self, event: GestureEvent) -> bool: ...
 
 
 @dataclass
 class Daemon:
-    """Owns the frame source, the recognizer and the debouncers of one run.
-
-    `decide` turns a family's base probabilities and features into a
-    Decision; `labels_of(family)` maps base model output indices to names.
-    """
+    """Owns the frame source, the recognizer and the debouncers of one run."""
 
     source: FrameSource
     recognizer: Recognizer

@@ -19,7 +19,7 @@ class HybridDecider:
     """Calls the hybrid decision with the current base and user models.
 
     A new user model replaces the old one with a single assignment, so the
-    frame loop never waits for training and never sees half a model.
+    frame loop never waits for training and never reads half a model.
     """
 
     def __init__(
@@ -39,7 +39,7 @@ class HybridDecider:
         with self._lock:
             self.user_models = {**self.user_models, family: model}
         labels = model.labels if model is not None else []
-        logger.info("User model for %s now knows %s", family, labels or "nothing")
+        logger.info("User model for %s now recognizes %s", family, labels or "nothing")
 
     def labels(self) -> set[str]:
         """Return every gesture name the base and user models can produce."""

@@ -5,7 +5,7 @@ hands than `max_num_hands`. With two-hand families loaded that would mean a
 palm detection on every one-hand frame (on counting-a.mp4 it halved the bare
 loop's rate, 34 to 18 fps). This tracker follows the scene with a one-hand
 tracker and, every `probe_interval` frames, lets a two-hand tracker look. When
-that one sees two hands it takes over, and it tracks both without palm
+that one finds two hands it takes over, and it tracks both without palm
 detection until a hand leaves.
 """
 

@@ -47,7 +47,7 @@ def hands_needed(family: str) -> int:
 class Recognizer:
     """Runs the landmark tracker and every loaded family on each frame.
 
-    `decide(family, base_probs, features)` returns a Decision; the daemon
+    `decide(family, base_probs, features)` returns a Decision. The daemon
     passes the hybrid base/user decision, which reads the current user model
     on every call, so a new user model takes effect on the next frame.
     """
