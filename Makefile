@@ -34,6 +34,7 @@ lint: install
 
 run: install
 	$(PY) -m gestured run --config $(CONFIG) --state-dir $(STATE_DIR) \
+		--models-dir $(CURDIR)/models \
 		$(if $(SOURCE),--source $(SOURCE))
 
 bench: install

@@ -92,7 +92,7 @@ def daemon_section(video: Path) -> list[str]:
                 "--source",
                 str(video),
                 "--models-dir",
-                "models",
+                str(REPO / "models"),
                 "--state-dir",
                 folder,
                 "--stats-json",
