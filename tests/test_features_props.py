@@ -38,7 +38,9 @@ def test_mirror_equals_flipped_image(hand: np.ndarray) -> None:
     flipped = hand.copy()
     flipped[:, 0] = 1.0 - hand[:, 0]
     expected = hand_shape(flipped, size)[None]
-    assert np.allclose(mirror(hand_shape(hand, size)[None], "static_single"), expected)
+    mirrored = mirror(hand_shape(hand, size)[None], "static_single")
+    # float32 rounding of 1 - x differs from the negation by up to about 1e-5.
+    assert np.allclose(mirrored, expected, atol=1e-4)
 
 
 def test_batch_features_match_single_rows() -> None:
