@@ -114,7 +114,7 @@ def test_corrupt_and_missing_files_rejected(tmp_path: Path) -> None:
 
 
 def test_oversized_member_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A lower limit stands in for the real 512 MiB one, to keep memory small.
+    # A 64 KiB limit replaces the real 512 MiB one, to keep memory small.
     monkeypatch.setattr(shards, "MAX_MEMBER_BYTES", 64 * 1024)
     buffer = io.BytesIO(shard_bytes(make_samples()))
     with zipfile.ZipFile(buffer, "a") as archive:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gestured.base_model import BaseModel, read_manifest, sha256_file
-from gestured.dataset import write_shard
+from gestured.dataset import Samples, write_shard
 from gestured.importers import kinivi
 from gestured.training.static_single import TrainOptions, train_static_single
 from real_data import data_root
@@ -27,7 +27,7 @@ def kinivi_dataset(folder: Path) -> None:
     heldout = samples.select(blocks % 4 == 3)
     write_shard(
         folder,
-        type(heldout).build(
+        Samples.build(
             "static_single",
             heldout.landmarks,
             heldout.labels,

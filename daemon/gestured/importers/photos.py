@@ -198,35 +198,9 @@ def import_photos(
                 stats.unreadable.append(name)
                 continue
             stats.photos += 1
-            height, width = rgb.shape[:2]
-            hands = backend.process(rgb, 0)
-            stats.hands_found += len(hands)
-            photo_boxes = [box.scaled_to(width, height) for box in boxes[name]]
-            pairs = match_hands(hands, photo_boxes, width, height)
-            stats.hands_unmatched += len(hands) - len(pairs)
-            stats.boxes_without_hand += len(boxes[name]) - len(pairs)
-            for hand, box in pairs:
-                _append(
-                    single,
-                    hand.landmarks[None],
-                    [hand],
-                    box.label,
-                    name,
-                    (width, height),
-                )
-            same_label = len(pairs) == 2 and pairs[0][1].label == pairs[1][1].label
-            if len(boxes[name]) == 2 and same_label:
-                stacked = np.stack([hand.landmarks for hand, _ in pairs])
-                hands_of_pair = [hand for hand, _ in pairs]
-                _append(
-                    double,
-                    stacked,
-                    hands_of_pair,
-                    pairs[0][1].label,
-                    name,
-                    (width, height),
-                )
-                stats.double_samples += 1
+            _add_photo(
+                backend.process(rgb, 0), boxes[name], name, rgb, stats, single, double
+            )
     finally:
         backend.close()
     result = {}
@@ -241,6 +215,34 @@ def import_photos(
                 image_size=np.asarray(parts["image_size"], dtype=np.int32),
             )
     return result, stats
+
+
+def _add_photo(
+    hands: list[Hand],
+    boxes: list[PhotoBox],
+    name: str,
+    rgb: np.ndarray,
+    stats: PhotoStats,
+    single: dict[str, list],
+    double: dict[str, list],
+) -> None:
+    """Add the matched hands of one photo to the one- and two-hand samples."""
+    height, width = rgb.shape[:2]
+    stats.hands_found += len(hands)
+    photo_boxes = [box.scaled_to(width, height) for box in boxes]
+    pairs = match_hands(hands, photo_boxes, width, height)
+    stats.hands_unmatched += len(hands) - len(pairs)
+    stats.boxes_without_hand += len(boxes) - len(pairs)
+    for hand, box in pairs:
+        _append(single, hand.landmarks[None], [hand], box.label, name, (width, height))
+
+    same_label = len(pairs) == 2 and pairs[0][1].label == pairs[1][1].label
+    if len(boxes) == 2 and same_label:
+        stacked = np.stack([hand.landmarks for hand, _ in pairs])
+        pair_hands = [hand for hand, _ in pairs]
+        label = pairs[0][1].label
+        _append(double, stacked, pair_hands, label, name, (width, height))
+        stats.double_samples += 1
 
 
 def _append(

@@ -2,7 +2,7 @@
 
 Rows are `frame,time_s,source_image,hands,fingers`. Frames with one hand give
 one static_single sample labelled by `fingers`. Two-hand rows (`0+5`) are
-skipped, because a single-hand sample cannot say which hand had which count.
+skipped, because the CSV does not record which hand had which count.
 """
 
 from __future__ import annotations

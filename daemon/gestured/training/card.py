@@ -73,7 +73,7 @@ def confusion_png(evaluation: Evaluation, title: str) -> bytes:
         for column in range(size):
             value = int(evaluation.confusion[row, column])
             colour = "white" if value > peak / 2 else "black"
-            axes.text(column, row, value, ha="center", va="center", color=colour)
+            axes.text(column, row, str(value), ha="center", va="center", color=colour)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})

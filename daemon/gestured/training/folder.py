@@ -44,7 +44,7 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:
 
 
 def write_stub(models: Path, family: str, version: str) -> Path:
-    """Write a manifest without files, which tells the daemon to skip `family`."""
+    """Write a manifest without files, so that the daemon skips `family`."""
     folder = models / family
     folder.mkdir(parents=True, exist_ok=True)
     return write_manifest(folder, base_manifest(family, version, []))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
 
 
-def build_mlp(inputs: int, classes: int) -> object:
+def build_mlp(inputs: int, classes: int) -> Any:
     """Return a compiled MLP from `inputs` features to `classes` probabilities."""
     import keras
 
@@ -40,7 +41,7 @@ def fit(
     seed: int,
     members: int = 5,
     verbose: int = 1,
-) -> object:
+) -> Any:
     """Train `members` MLPs with class-balanced weights; return their average.
 
     One MLP's held-out score moved by several points from seed to seed, so
@@ -77,7 +78,7 @@ def fit(
     return keras.Model(inputs, outputs)
 
 
-def to_tflite(model: object, representative: np.ndarray | None = None) -> bytes:
+def to_tflite(model: Any, representative: np.ndarray | None = None) -> bytes:
     """Convert to TFLite: float32, or full int8 with `representative` features."""
     import tensorflow as tf
 
