@@ -240,10 +240,9 @@ class UserConfig:
 
     #: Upload recorded samples with model updates so base models can learn them.
     share_samples: bool = setting(False, "bool")
-    #: Seconds between a record command and the start of recording.
-    record_countdown: float = setting(3.0, "float", minimum=0, maximum=60)
-    #: Seconds of recording per sample.
-    record_seconds: float = setting(3.0, "float", minimum=0.5, maximum=60)
+    #: Largest mean landmark movement between two frames, in hand sizes, for a
+    #: frame to count as held still while recording.
+    motion_threshold: float = setting(0.05, "float", minimum=0.001, maximum=10)
 
     def __post_init__(self) -> None:
         check_settings(self, "user")

@@ -156,6 +156,7 @@ class UserGestures:
             progress=self._progress,
             submit=worker.submit,
             families=tuple(decider.models),
+            motion_threshold=config.user.motion_threshold,
         )
         self.on_swap: Callable[[], None] | None = None
 
