@@ -194,6 +194,10 @@ def main() -> None:
     extra = [
         ("Training and classify latency", ["bench/bench_training.py", str(data)]),
         ("User model: last sample to answering model", ["bench/bench_user_model.py"]),
+        (
+            "Teaching a gesture: accuracy before and after",
+            ["bench/bench_teach.py", str(data)],
+        ),
         ("Updates and retraining", ["bench/bench_ota.py"]),
     ]
     for title, (script, *rest) in extra:
