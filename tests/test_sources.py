@@ -150,3 +150,98 @@ def test_stream_reopens_after_server_restart(caplog):
     assert frames
     assert source.reopen_count >= 1
     assert any("Reopening stream source" in r.getMessage() for r in caplog.records)
+
+
+class RtspRelay:
+    """rtsp-server-perl on loopback, fed by ffmpeg publishing a looped video."""
+
+    def __init__(self, clip: Path) -> None:
+        self.clip = clip
+        self.client_port = free_port()
+        self.source_port = free_port()
+        self.rtp_port = free_port()
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://127.0.0.1:{self.client_port}/cam"
+
+    def start(self) -> None:
+        server = subprocess.Popen(
+            [
+                "rtsp-server-perl",
+                "--clientport",
+                str(self.client_port),
+                "--serverport",
+                str(self.source_port),
+                "--client_listen_address",
+                "127.0.0.1",
+                "--source_listen_address",
+                "127.0.0.1",
+                "--rtp_start_port",
+                str(self.rtp_port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.processes.append(server)
+        time.sleep(1.0)  # the relay needs a moment before it listens
+        publisher = subprocess.Popen(
+            [
+                "ffmpeg",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-re",
+                "-stream_loop",
+                "-1",
+                "-i",
+                str(self.clip),
+                "-c:v",
+                "copy",
+                "-f",
+                "rtsp",
+                f"rtsp://127.0.0.1:{self.source_port}/cam",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.processes.append(publisher)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.kill()
+            process.wait(timeout=10)
+        self.processes.clear()
+
+
+@pytest.mark.skipif(
+    shutil.which("ffmpeg") is None or shutil.which("rtsp-server-perl") is None,
+    reason="ffmpeg or rtsp-server-perl not installed",
+)
+def test_rtsp_source_reopens_after_relay_restart(caplog):
+    relay = RtspRelay(video("counting-c.mp4"))
+    relay.start()
+    source = FrameSource(relay.url, reopen_initial_delay=0.2, reopen_max_delay=1.0)
+    frames: list[int] = []
+
+    def got_frame() -> bool:
+        frame = source.read(0.5)
+        if frame is not None:
+            frames.append(frame.index)
+        return bool(frame)
+
+    try:
+        time.sleep(1.0)
+        source.open()
+        wait_until(got_frame, 30, "first RTSP frame")
+        relay.stop()
+        wait_until(lambda: source.reopen_count >= 1, 30, "a reopen attempt")
+        before = len(frames)
+        relay.start()
+        wait_until(got_frame, 60, "RTSP frames after the relay came back")
+    finally:
+        source.close()
+        relay.stop()
+    assert len(frames) > before
+    assert any("Reopening stream source" in r.getMessage() for r in caplog.records)
