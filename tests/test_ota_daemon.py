@@ -184,3 +184,108 @@ def test_recording_is_shared_once_with_the_collector(mosquitto, tmp_path):
     local = sorted((tmp_path / "state" / "samples").glob("*.npz"))
     assert len(local) == 1
     assert stored[0].read_bytes() == local[0].read_bytes()
+
+
+def kinivi_base(folder: Path) -> Path:
+    """Import the keypoint CSV as the server's base data."""
+    from gestured.dataset.shards import write_shard
+    from gestured.importers import kinivi
+    from gestured.importers.common import STATIC_VOCABULARY, parse_mapping
+
+    keypoints = data_root() / "kinivi" / "keypoint.csv"
+    mapping = parse_mapping([], kinivi.KEYPOINT_DEFAULT_MAP, STATIC_VOCABULARY)
+    labels = keypoints.with_name("keypoint_classifier_label.csv")
+    write_shard(folder, kinivi.import_keypoints(keypoints, labels, mapping))
+    return folder
+
+
+@pytest.mark.slow
+def test_shared_label_reaches_devices_by_retrain(mosquitto, tmp_path):
+    from gestured.base_model import BaseModel
+    from gestured.ota.collect import share_shard
+    from gestured.ota.store import ModelStore
+    from gestured.ota.updater import INSTALLED, Updater
+    from ota_fixtures import PahoLink
+
+    collected = tmp_path / "collected"
+    # A first connection makes the broker keep the collector's session, so
+    # shards shared while it is stopped wait in the broker's queue.
+    collector = Collector(mosquitto.host, mosquitto.port, collected, client_id="c1")
+    collector.start()
+    assert collector.connected.wait(10)
+    collector.stop()
+
+    observer = Observer(mosquitto.host, mosquitto.port)
+    observer.subscribe(f"{TOPIC}/#")
+    state = tmp_path / "state"
+    daemon = start_daemon(
+        video(),
+        state,
+        "--realtime",
+        "--set",
+        "user.share_samples=true",
+        port=mosquitto.port,
+    )
+    try:
+        observer.wait_for(
+            lambda m: m.topic == f"{TOPIC}/status" and m.payload == b"online", 60
+        )
+        reply = command(
+            observer, "record", {"label": "palm", "samples": 2, "countdown": 0}
+        )
+        assert reply["ok"], reply
+        observer.wait_for(lambda m: m.topic == f"{TOPIC}/samples", 30)
+        out, err = daemon.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        daemon.kill()
+        observer.close()
+    assert daemon.returncode == 0, err[-2000:]
+    # Two more homes share the same recording with the device-side code: three
+    # daemons at once would not fit the two cores these tests run on.
+    (shard,) = sorted((state / "samples").glob("*.npz"))
+    for device in ("hall", "office"):
+        link = PahoLink(device, mosquitto.port)
+        try:
+            assert share_shard(link, shard, timeout=10)
+        finally:
+            link.close()
+
+    collector = Collector(mosquitto.host, mosquitto.port, collected, client_id="c1")
+    collector.start()
+    try:
+        deadline = time.monotonic() + 30
+        while collector.stored < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        collector.stop()
+    assert sorted(path.name for path in collected.iterdir()) == [
+        "e2e",
+        "hall",
+        "office",
+    ]
+
+    private, public = keys.generate_keypair(tmp_path / "keys")
+    www = tmp_path / "www"
+    command_line = [sys.executable, "-m", "gestured", "retrain"]
+    command_line += ["--base", str(kinivi_base(tmp_path / "base"))]
+    command_line += ["--collected", str(collected), "--state", str(tmp_path / "srv")]
+    command_line += ["--key", str(private), "--out", str(www), "--min-devices", "3"]
+    command_line += ["--epochs", "5", "--members", "1"]
+    done = subprocess.run(
+        command_line,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(REPO / "daemon"), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "joined ['palm']" in done.stdout
+    assert "published bundle version 1" in done.stdout
+
+    store = ModelStore(tmp_path / "device")
+    store.adopt(models_dir())
+    with serve_folder(www) as http:
+        result = Updater(store, http.url, public.read_text()).check_now()
+    assert result.status == INSTALLED, result.reason
+    model = BaseModel.load(store.current_folder() / "static_single")
+    assert "palm" in model.labels
