@@ -29,9 +29,9 @@ from gestured.runtime.stats import LoopStats
 logger = logging.getLogger(__name__)
 
 STATUS_INTERVAL = 5.0
-# A frame that raises is logged and skipped; this many in a row end the run,
-# so that systemd restarts the daemon (and the updater rolls back a model set
-# whose health check was under way).
+# A frame that raises is logged and skipped. This many in a row end the run,
+# so that systemd restarts the daemon. The restart rolls back a model set
+# whose health check was under way.
 MAX_CONSECUTIVE_ERRORS = 25
 FrameHook = Callable[[Frame, FrameResult], None]
 

@@ -40,8 +40,8 @@ OK_STATUSES = (INSTALLED, UP_TO_DATE, NOT_MODIFIED)
 def adopt_packaged(store: ModelStore, models_dir: Path) -> Path:
     """Copy the family folders of `models_dir` into the store as version 0.
 
-    Only family folders are copied: the default `models_dir` is the store's
-    own root, which also holds `versions/` and the store's links.
+    Only family folders are copied, because the default `models_dir` is the
+    store's own root, which also contains `versions/` and the store's links.
     """
     models_dir = Path(models_dir)
     families = [name for name in FAMILIES if (models_dir / name).is_dir()]
