@@ -111,6 +111,10 @@ def test_update_command_installs_good_bundle_and_rejects_bad(mosquitto, tmp_path
             observer.wait_for(lambda m: m.topic == f"{TOPIC}/gesture", 60)
             assert model_status(observer)["version"] == 0
 
+            reply = command(observer, "update", {"force": True})
+            assert not reply["ok"]
+            assert "unknown field(s) force" in reply["message"]
+
             reply = command(observer, "update", {})
             assert not reply["ok"]
             assert reply["data"]["status"] == "failed"
