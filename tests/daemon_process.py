@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import REPO
+from real_data import REPO
 
 
 def models_dir() -> Path:

@@ -1,26 +1,12 @@
-"""Shared test helpers: data location, free ports, waiting."""
+"""Shared test helpers: free ports and bounded waits."""
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def data_root() -> Path:
-    """Return the real-data folder, or skip the test with the reason."""
-    root = Path(
-        os.environ.get("GESTURED_DATA", REPO.parent / "shared" / "data")
-    ).resolve()
-    if not (root / "handsdataset").is_dir():
-        pytest.skip(f"real recordings not found at {root} (set GESTURED_DATA)")
-    return root
 
 
 def free_port() -> int:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from daemon_process import models_dir, start_daemon
 from ground_truth import read_segments, score_events
-from helpers import data_root
 from mqtt_helpers import Observer
+from real_data import data_root
 
 RUN_TIMEOUT = 300
 

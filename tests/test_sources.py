@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from gestured.errors import GesturedError
 from gestured.runtime.sources import FrameSource, source_kind
-from helpers import data_root, free_port, wait_until
+from helpers import free_port, wait_until
+from real_data import data_root
 
 
 def video(name: str) -> Path:

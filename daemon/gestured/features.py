@@ -97,19 +97,29 @@ def fingertip_path(
     return path.reshape(len(pixels), -1).astype(np.float32)
 
 
+def landmark_extent(landmarks: np.ndarray, image_size: np.ndarray) -> np.ndarray:
+    """Return each sample's hand size in pixels, shape (N,).
+
+    `landmarks` has shape (N, T, H, 21, 3) and `image_size` (N, 2). The size
+    is the largest distance along x or y of any landmark from its wrist, over
+    all frames and hands, and 1 for a degenerate hand so it can divide.
+    """
+    size = np.asarray(image_size)[:, None, None, :]
+    pixels = to_pixels(landmarks, size)
+    relative = pixels - pixels[..., :1, :]
+    extent = np.abs(relative).reshape(len(relative), -1).max(axis=1)
+    return np.where(extent > 0, extent, 1.0).astype(np.float32)
+
+
 def hand_extent(samples: Samples) -> np.ndarray:
     """Return each sample's hand size in pixels for the dynamic families.
 
     Recordings that only logged the fingertip (point_mask) have no hand to
-    measure, so a fifth of the longer image side stands in, about the size of
-    a hand at arm's length from a webcam.
+    measure, so a fifth of the longer image side is used instead, about the
+    size of a hand at arm's length from a webcam.
     """
-    n = len(samples)
     if samples.point_mask.all():
-        pixels = to_pixels(samples.landmarks, samples.image_size[:, None, None, :])
-        relative = pixels - pixels[..., :1, :]
-        extent = np.abs(relative).reshape(n, -1).max(axis=1)
-        return np.where(extent > 0, extent, 1.0).astype(np.float32)
+        return landmark_extent(samples.landmarks, samples.image_size)
     return (samples.image_size.max(axis=1) * 0.2).astype(np.float32)
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from gestured.atomic import atomic_write_bytes, remove_stale_temporaries
 from gestured.dataset.schema import Samples, check_family
 from gestured.errors import DatasetError
+from gestured.npz import read_npz
 
 logger = logging.getLogger(__name__)
 
@@ -86,16 +87,9 @@ def load_shard(path: Path) -> Samples:
 
 def _load(handle: io.BufferedIOBase | io.BytesIO, where: str) -> Samples:
     try:
-        with zipfile.ZipFile(handle) as archive:
-            for info in archive.infolist():
-                if info.file_size > MAX_MEMBER_BYTES:
-                    raise DatasetError(
-                        f"{where}: member {info.filename} unpacks to "
-                        f"{info.file_size} bytes, over the limit"
-                    )
-        handle.seek(0)
-        with np.load(handle, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
+        arrays = read_npz(
+            handle, where, error=DatasetError, max_member_bytes=MAX_MEMBER_BYTES
+        )
     except DatasetError:
         raise
     except ValueError as exc:

@@ -241,10 +241,9 @@ class UserConfig:
     #: Publish each recorded shard (landmarks and labels, no images) on
     #: <prefix>/<device_id>/samples for `gestured collect`; needs MQTT.
     share_samples: bool = setting(False, "bool")
-    #: Seconds between a record command and the start of recording.
-    record_countdown: float = setting(3.0, "float", minimum=0, maximum=60)
-    #: Seconds of recording per sample.
-    record_seconds: float = setting(3.0, "float", minimum=0.5, maximum=60)
+    #: Largest mean landmark movement between two frames, in hand sizes, for a
+    #: frame to count as held still while recording.
+    motion_threshold: float = setting(0.05, "float", minimum=0.001, maximum=10)
 
     def __post_init__(self) -> None:
         check_settings(self, "user")

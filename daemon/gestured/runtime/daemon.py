@@ -86,6 +86,7 @@ class Daemon:
         """Process frames until stopped or the file source ends; return 0."""
         self.source.open()
         self._notify("ready")
+        self.stats.restart_clock()
         last_status = time.monotonic()
         watchdog_every = self._watchdog_interval()
         last_watchdog = 0.0

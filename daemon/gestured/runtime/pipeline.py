@@ -15,6 +15,7 @@ from gestured.dataset.schema import FAMILIES
 from gestured.features import (
     fingertip_path,
     hand_shape,
+    landmark_extent,
     two_hand_shape,
 )
 from gestured.landmarks import Hand
@@ -135,9 +136,7 @@ def dynamic_features(frames: list[list[Hand]], image_size: np.ndarray) -> np.nda
         ]
     )  # (T, H, 21, 3)
     size = image_size[None, :]
-    pixels = landmarks[..., :2] * image_size
-    extent = np.abs(pixels - pixels[..., :1, :]).max()
-    extent = np.array([extent if extent > 0 else 1.0], dtype=np.float32)
+    extent = landmark_extent(landmarks[None], size)
     paths = [
         fingertip_path(landmarks[None, :, hand], size, extent)
         for hand in range(hands_per_frame)

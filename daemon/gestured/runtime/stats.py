@@ -18,14 +18,21 @@ class LoopStats:
         self.stages: dict[str, deque[float]] = {}
         self.frames = 0
         self.started = time.monotonic()
+        self.last_frame = self.started
         self._window_start = self.started
         self._window_frames = 0
 
     def add(self, timings: dict[str, float]) -> None:
         self.frames += 1
         self._window_frames += 1
+        self.last_frame = time.monotonic()
         for stage, seconds in timings.items():
             self.stages.setdefault(stage, deque(maxlen=MAX_SAMPLES)).append(seconds)
+
+    def restart_clock(self) -> None:
+        """Start the rate measurement now, so setup time does not count."""
+        self.started = time.monotonic()
+        self._window_start = self.started
 
     def recent_fps(self) -> float:
         """Return frames per second since the previous call."""
@@ -37,8 +44,9 @@ class LoopStats:
         return fps
 
     def summary(self) -> dict[str, object]:
-        """Return total fps and p50/p99 per stage in milliseconds."""
-        elapsed = time.monotonic() - self.started
+        """Return fps from the clock start to the last frame, and p50/p99 per
+        stage in milliseconds."""
+        elapsed = self.last_frame - self.started
         stages = {}
         for stage, values in self.stages.items():
             array = np.asarray(values) * 1000.0

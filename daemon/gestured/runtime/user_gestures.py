@@ -84,6 +84,7 @@ class UserGestures:
             progress=self._progress,
             submit=self._submit,
             families=tuple(decider.models),
+            motion_threshold=config.user.motion_threshold,
         )
         self.on_swap: Callable[[], None] | None = None
 

@@ -18,6 +18,7 @@ from gestured.atomic import atomic_write_bytes
 from gestured.dataset.schema import FAMILIES, Samples
 from gestured.dataset.shards import MAX_MEMBER_BYTES, MAX_SHARD_BYTES
 from gestured.errors import DatasetError
+from gestured.npz import read_npz
 from gestured.user.model import check_user_label
 from gestured.user.store import UserStore
 
@@ -55,12 +56,9 @@ def read_bundle(path: Path) -> list[Samples]:
         if path.stat().st_size > MAX_SHARD_BYTES:
             raise DatasetError(f"{where}: bundle larger than {MAX_SHARD_BYTES} bytes")
         with path.open("rb") as handle:
-            with zipfile.ZipFile(handle) as archive:
-                if any(i.file_size > MAX_MEMBER_BYTES for i in archive.infolist()):
-                    raise DatasetError(f"{where}: a member unpacks over the limit")
-            handle.seek(0)
-            with np.load(handle, allow_pickle=False) as archive:
-                arrays = {name: archive[name] for name in archive.files}
+            arrays = read_npz(
+                handle, where, error=DatasetError, max_member_bytes=MAX_MEMBER_BYTES
+            )
     except FileNotFoundError as exc:
         raise DatasetError(f"{where}: file not found") from exc
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:

@@ -14,6 +14,7 @@ from gestured.atomic import atomic_write_bytes
 from gestured.dataset.schema import FAMILIES, LABEL_PATTERN
 from gestured.errors import ModelError
 from gestured.features import FEATURE_SPECS
+from gestured.npz import read_npz
 from gestured.user.model import BACKGROUND_LABEL, UserModel
 
 logger = logging.getLogger(__name__)
@@ -60,12 +61,9 @@ def load_model(path: Path) -> UserModel:
         if size > MAX_MODEL_BYTES:
             raise ModelError(f"{where}: {size} bytes exceeds the user model limit")
         with path.open("rb") as handle:
-            with zipfile.ZipFile(handle) as archive:
-                if sum(info.file_size for info in archive.infolist()) > MAX_MODEL_BYTES:
-                    raise ModelError(f"{where}: unpacks to more than {MAX_MODEL_BYTES}")
-            handle.seek(0)
-            with np.load(handle, allow_pickle=False) as archive:
-                arrays = {name: archive[name] for name in archive.files}
+            arrays = read_npz(
+                handle, where, error=ModelError, max_total_bytes=MAX_MODEL_BYTES
+            )
     except FileNotFoundError as exc:
         raise ModelError(f"{where}: user model not found") from exc
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
