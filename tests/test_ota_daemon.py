@@ -19,9 +19,9 @@ from daemon_process import models_dir, start_daemon
 from gestured.ota import keys
 from gestured.ota.collect import Collector
 from gestured.ota.updater import STATE_FILE
-from helpers import REPO, data_root
 from mqtt_helpers import Observer
 from ota_fixtures import serve_folder
+from real_data import REPO, data_root
 
 RUN_TIMEOUT = 120
 TOPIC = "gestured/e2e"
