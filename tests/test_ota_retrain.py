@@ -11,7 +11,7 @@ from gestured.dataset.shards import write_shard
 from gestured.ota import keys
 from gestured.ota.retrain import merge_family, retrain, split_by_source
 from gestured.ota.store import ModelStore
-from gestured.ota.tiny_trainer import train_family
+from gestured.ota.trainers import retrain_fn
 from gestured.ota.updater import INSTALLED, Updater
 from ota_fixtures import random_samples, serve_folder
 
@@ -40,8 +40,8 @@ def _collected(folder: Path) -> Path:
     return folder
 
 
-def _fast_train(train, val, labels, out_dir):
-    return train_family(train, val, labels, out_dir, epochs=30)
+# The full trainer of static_single, with fewer epochs and MLPs than a release.
+_fast_train = retrain_fn(epochs=15, members=1)
 
 
 def test_merge_joins_labels_from_enough_devices():
@@ -96,8 +96,13 @@ def test_retrain_publishes_bundle_devices_install(tmp_path):
         result = updater.check_now()
     assert result.status == INSTALLED
     assert result.version == 2
-    model = BaseModel.load(device_store.current_folder() / "static_single")
+    folder = device_store.current_folder() / "static_single"
+    model = BaseModel.load(folder)
     assert model.labels == [*BASE_LABELS, "wave"]
+    assert BaseModel.load(folder, variant="int8").labels == model.labels
+    # The card stays on the server: bundles carry only what devices load.
+    published = ModelStore(server).current_folder() / "static_single"
+    assert "wave" in (published / "MODEL_CARD.md").read_text()
 
 
 @pytest.mark.slow
@@ -112,7 +117,7 @@ def test_worse_model_not_published(tmp_path):
         rng = np.random.default_rng(0)
         wrong = train.select(np.arange(len(train)))
         object.__setattr__(wrong, "labels", rng.permutation(train.labels))
-        return train_family(wrong, val, labels, out_dir, epochs=30)
+        return _fast_train(wrong, val, labels, out_dir)
 
     version, reports = retrain(
         base, tmp_path / "none", server, private, www, shuffled_train

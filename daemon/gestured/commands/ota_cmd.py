@@ -56,7 +56,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=3,
         help="devices that must record a new label before it joins the base model",
     )
-    retrain.add_argument("--epochs", type=int, default=40)
+    retrain.add_argument("--epochs", type=int, default=40, help="epochs per model")
+    retrain.add_argument(
+        "--members", type=int, default=5, help="MLPs averaged by the full trainer"
+    )
     retrain.set_defaults(handler=_retrain)
 
 
@@ -95,16 +98,13 @@ def _collect(args: argparse.Namespace) -> int:
 def _retrain(args: argparse.Namespace) -> int:
     from gestured.ota.retrain import retrain
     from gestured.ota.store import ModelStore
-    from gestured.ota.tiny_trainer import train_family
+    from gestured.ota.trainers import retrain_fn
 
     if args.seed_models is not None:
         ModelStore(args.state).adopt(args.seed_models)
-
-    def train(train_samples, val_samples, labels, out_dir):  # type: ignore[no-untyped-def]
-        return train_family(
-            train_samples, val_samples, labels, out_dir, epochs=args.epochs
-        )
-
+    train = retrain_fn(
+        epochs=args.epochs, members=args.members, tiny_epochs=args.epochs
+    )
     version, reports = retrain(
         args.base,
         args.collected,

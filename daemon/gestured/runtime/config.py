@@ -238,7 +238,8 @@ class MqttConfig:
 class UserConfig:
     """[user]: gestures that users record on the device."""
 
-    #: Upload recorded samples with model updates so base models can learn them.
+    #: Publish each recorded shard (landmarks and labels, no images) on
+    #: <prefix>/<device_id>/samples for `gestured collect`; needs MQTT.
     share_samples: bool = setting(False, "bool")
     #: Largest mean landmark movement between two frames, in hand sizes, for a
     #: frame to count as held still while recording.
@@ -252,9 +253,11 @@ class UserConfig:
 class UpdateConfig:
     """[update]: signed model updates over HTTP(S)."""
 
-    #: Update index URL (http:// or https://); "" turns updates off.
+    #: Update folder URL (http:// or https://) written by `gestured publish`;
+    #: "" turns updates off. When set, models run from <state_dir>/models/,
+    #: which models_dir seeds on the first start.
     url: str = setting("", "str")
-    #: Public key file (PEM) that checks the signature of update bundles.
+    #: Public key file (base64 or PEM) that checks bundle signatures.
     public_key: Path | None = setting(None, "path", optional=True)
     #: Days between update checks.
     interval_days: float = setting(30.0, "float", minimum=0.001, maximum=365)
@@ -264,7 +267,8 @@ class UpdateConfig:
     max_bundle_bytes: int = setting(
         64 * 1024 * 1024, "int", minimum=1024, maximum=2**31
     )
-    #: Seconds a new model must run without errors before it is kept.
+    #: Seconds within which new models must process 10 frames without an
+    #: error, or they are rolled back.
     health_seconds: float = setting(120.0, "float", minimum=1, maximum=86_400)
 
     def __post_init__(self) -> None:

@@ -29,6 +29,10 @@ from gestured.runtime.stats import LoopStats
 logger = logging.getLogger(__name__)
 
 STATUS_INTERVAL = 5.0
+# A frame that raises is logged and skipped. This many in a row end the run,
+# so that systemd restarts the daemon. The restart rolls back a model set
+# whose health check was under way.
+MAX_CONSECUTIVE_ERRORS = 25
 FrameHook = Callable[[Frame, FrameResult], None]
 
 
@@ -53,9 +57,14 @@ class Daemon:
     on_reload: Callable[[], None] | None = None
     stats: LoopStats = field(default_factory=LoopStats)
     healthy_frames: int = 0
+    frame_errors: int = 0
     _debouncers: dict[str, Debouncer] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _reload: threading.Event = field(default_factory=threading.Event)
+    # Held while a frame goes through the recognizer, so a model swap lands
+    # between frames, never inside one.
+    frame_lock: threading.Lock = field(default_factory=threading.Lock)
+    _consecutive_errors: int = 0
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -96,7 +105,7 @@ class Daemon:
                         logger.info("Source %s ended", self.source.uri)
                         break
                     continue
-                self.process(frame)
+                self._process_guarded(frame)
                 if now - last_status >= STATUS_INTERVAL:
                     self._notify("status", self._status_line())
                     last_status = now
@@ -107,8 +116,45 @@ class Daemon:
             self._write_stats()
         return 0
 
+    def _process_guarded(self, frame: Frame) -> None:
+        try:
+            self.process(frame)
+        except Exception:
+            self.frame_errors += 1
+            self._consecutive_errors += 1
+            logger.exception("Frame %d failed", frame.index)
+            if self._consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
+                raise
+        else:
+            self._consecutive_errors = 0
+
+    def swap_recognizer(
+        self,
+        recognizer: Recognizer,
+        swap: Callable[[], None] | None = None,
+        *,
+        reset_debouncers: bool = False,
+    ) -> Recognizer:
+        """Install `recognizer` between two frames; return the old one.
+
+        `swap` runs under the same lock, for state that must change together
+        with the recognizer, such as the decider's models. Debouncers hold
+        votes for labels, so they start over when the labels change.
+        """
+        with self.frame_lock:
+            old, self.recognizer = self.recognizer, recognizer
+            if swap is not None:
+                swap()
+            if reset_debouncers:
+                self._debouncers.clear()
+        return old
+
     def process(self, frame: Frame) -> list[GestureEvent]:
         """Recognize one frame and publish the gestures that became stable."""
+        with self.frame_lock:
+            return self._process(frame)
+
+    def _process(self, frame: Frame) -> list[GestureEvent]:
         result = self.recognizer.process(frame.image, frame.timestamp)
         result.timings["decode"] = frame.decode_seconds
         for hook in self.hooks:

@@ -205,6 +205,18 @@ class MqttLink:
             raise ValueError(f"invalid subtopic {subtopic!r}")
         return self.retain(f"{self.base_topic}/{subtopic}", payload)
 
+    def publish(self, subtopic: str, payload: bytes, qos: int) -> mqtt.MQTTMessageInfo:
+        """Publish `payload` on <prefix>/<device_id>/<subtopic>; return paho's info.
+
+        The caller waits on the info for the broker's acknowledgement. While
+        disconnected paho queues the message and the info is not published yet.
+        """
+        if not TOPIC_PREFIX_PATTERN.fullmatch(subtopic):
+            raise ValueError(f"invalid subtopic {subtopic!r}")
+        if not self.config.enabled:
+            raise RuntimeError("MQTT is disabled, nothing can be published")
+        return self._client.publish(f"{self.base_topic}/{subtopic}", payload, qos)
+
     def _publish_retained_now(self, topic: str, data: bytes) -> bool:
         info = self._client.publish(topic, data, self.config.qos, retain=True)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:

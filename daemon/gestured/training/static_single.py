@@ -91,6 +91,46 @@ def train_static_single(options: TrainOptions) -> TrainResult:
             f"{options.dataset}: no samples from the held-out sources "
             f"{', '.join(options.heldout_sources)}"
         )
+    kinds = Counter(_source_kind(source) for source in train.sources.tolist())
+    split_text = (
+        "By capture sequence, never by frame. Held out: sequences "
+        f"{', '.join(options.heldout_sources)} (photos). "
+        + (
+            f"Excluded from training: {', '.join(options.exclude_sources)}. "
+            if options.exclude_sources
+            else ""
+        )
+        + "Training samples by source: "
+        + ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
+        + "."
+        + (
+            f" Labels left out: {', '.join(options.exclude_labels)}."
+            if options.exclude_labels
+            else ""
+        )
+    )
+    result = train_samples(
+        train, test, labels, Path(options.out) / FAMILY, options, split_text
+    )
+    folder.write_stubs(Path(options.out), options.version, FAMILY)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def train_samples(
+    train: Samples,
+    test: Samples,
+    labels: list[str],
+    out: Path,
+    options: TrainOptions,
+    split_text: str,
+) -> TrainResult:
+    """Train on `train`, score on `test`, write the model folder `out`.
+
+    `labels` fixes the output order and may name labels `train` lacks.
+    The retrain on the update server calls this with its own split.
+    """
+    started = time.monotonic()
     index = {label: position for position, label in enumerate(labels)}
     test = test.select(np.isin(test.labels, labels))
     features = features_for(train)
@@ -113,7 +153,6 @@ def train_static_single(options: TrainOptions) -> TrainResult:
         members=options.members,
         verbose=options.verbose,
     )
-    out = Path(options.out) / FAMILY
     out.mkdir(parents=True, exist_ok=True)
     from gestured.atomic import atomic_write_bytes
 
@@ -148,24 +187,6 @@ def train_static_single(options: TrainOptions) -> TrainResult:
         "heldout_samples": len(test),
     }
     counts = {"train": _count(train), "held-out": _count(test)}
-    kinds = Counter(_source_kind(source) for source in train.sources.tolist())
-    split_text = (
-        "By capture sequence, never by frame. Held out: sequences "
-        f"{', '.join(options.heldout_sources)} (photos). "
-        + (
-            f"Excluded from training: {', '.join(options.exclude_sources)}. "
-            if options.exclude_sources
-            else ""
-        )
-        + "Training samples by source: "
-        + ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
-        + "."
-        + (
-            f" Labels left out: {', '.join(options.exclude_labels)}."
-            if options.exclude_labels
-            else ""
-        )
-    )
     training_text = (
         f"Average of {options.members} Keras MLPs 42-64-32-{len(labels)}, each "
         f"trained {options.epochs} epochs with class-balanced weights from seed "
@@ -184,7 +205,6 @@ def train_static_single(options: TrainOptions) -> TrainResult:
         training=training_text,
     )
     folder.write_manifest(out, manifest)
-    folder.write_stubs(Path(options.out), options.version, FAMILY)
     result = TrainResult(
         folder=out,
         labels=labels,

@@ -10,6 +10,7 @@ not a number), out-of-range values and labels outside `LABEL_PATTERN` raise
   seconds (1 to 300, default 60), `request_id`.
 - `delete`: `label` (required), `request_id`.
 - `list`: `request_id`.
+- `update`: `request_id`; served by the updater when `update.url` is set.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "request_id": Field("request_id", default=""),
     },
     "list": {"request_id": Field("request_id", default="")},
+    "update": {"request_id": Field("request_id", default="")},
 }
 
 

@@ -70,8 +70,13 @@ class CommandHandler:
                 self._start_recording(command)
             elif command.name == "delete":
                 self._delete(command)
-            else:
+            elif command.name == "list":
                 self._list(command)
+            else:
+                raise CommandError(
+                    f"{command.name} is not enabled on this device",
+                    command.request_id,
+                )
         except CommandError as exc:
             logger.warning(
                 "Rejected %s command (request %s): %s", name, exc.request_id, exc
