@@ -152,3 +152,16 @@ def test_systemd_notifications_and_sigterm(tmp_path):
     assert "STOPPING=1" in messages
     assert daemon.returncode == 0, err[-2000:]
     assert "Applied thresholds and smoothing" in err
+
+
+def test_corrupt_user_model_falls_back_to_base(tmp_path):
+    models = tmp_path / "user_models"
+    models.mkdir()
+    (models / "static_single.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    daemon = start_daemon(video("counting-c.mp4"), tmp_path)
+    out, err = daemon.communicate(timeout=RUN_TIMEOUT)
+    assert daemon.returncode == 0, err[-2000:]
+    assert "Ignoring the static_single user model" in err
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert events
+    assert all(event["source"] == "base" for event in events)

@@ -166,3 +166,65 @@ def test_record_three_then_recognize(mosquitto, tmp_path, models_without_three):
     # The base gestures still meet the daemon's bar with the user model loaded.
     assert score.hit_rate >= 0.9, score.describe()
     assert score.bad_rate < 0.05, score.describe()
+
+
+def test_record_command_line(tmp_path):
+    state = tmp_path / "state"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "daemon")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gestured",
+            "record",
+            "three",
+            "--source",
+            str(three_clip(tmp_path, repeats=1)),
+            "--samples",
+            "20",
+            "--state-dir",
+            str(state),
+            "--models-dir",
+            str(REPO / "models"),
+            "--motion-threshold",
+            VIDEO_MOTION_THRESHOLD,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "static_single user model labels: three" in result.stdout
+    assert len(list((state / "samples").glob("static_single-*.npz"))) == 1
+    assert (state / "user_models" / "static_single.npz").is_file()
+
+
+def test_record_command_line_too_few_samples(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO / "daemon")}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gestured",
+            "record",
+            "three",
+            "--source",
+            str(three_clip(tmp_path, repeats=1)),
+            "--samples",
+            "500",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--models-dir",
+            str(REPO / "models"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=REPO,
+    )
+    assert result.returncode == 1
+    assert "gestured: error:" in result.stderr
+    assert "Traceback" not in result.stderr

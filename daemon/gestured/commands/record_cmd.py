@@ -12,7 +12,7 @@ from gestured.errors import GesturedError
 from gestured.landmarks import BackendOptions, create_backend
 from gestured.user.background import load_background
 from gestured.user.commands import parse_command
-from gestured.user.recorder import Recorder, RecordResult
+from gestured.user.recorder import DEFAULT_MOTION_THRESHOLD, Recorder, RecordResult
 from gestured.user.store import UserStore
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="base model folders; the user model trains if found",
     )
     parser.add_argument(
+        "--motion-threshold",
+        type=float,
+        default=DEFAULT_MOTION_THRESHOLD,
+        help="largest mean landmark movement between frames, in hand sizes, "
+        "for a frame to count as held still",
+    )
+    parser.add_argument(
         "--mirrored",
         action="store_true",
         help="frames are mirror images, as from a selfie webcam",
@@ -68,6 +75,7 @@ def _record(args: argparse.Namespace) -> int:
         store.add_shard,
         results.append,
         lambda progress: logger.info("Recording: %s", progress),
+        motion_threshold=args.motion_threshold,
     )
     source: int | str = int(args.source) if args.source.isdigit() else args.source
     capture = cv2.VideoCapture(source)
@@ -80,7 +88,6 @@ def _record(args: argparse.Namespace) -> int:
     )
     start = time.monotonic()
     try:
-        frame_index = 0
         while recorder.active:
             ok, frame = capture.read()
             if not ok:
@@ -93,7 +100,6 @@ def _record(args: argparse.Namespace) -> int:
             rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
             hands = backend.process(rgb, int(now * 1000))
             recorder.feed(hands, (frame.shape[1], frame.shape[0]), now)
-            frame_index += 1
         recorder.cancel("the video ended before enough samples were collected")
     finally:
         backend.close()
