@@ -1,10 +1,10 @@
 """Accuracy of a taught gesture and of the base gestures, before and after teaching.
 
-Trains a base model without "three" (or takes one with --models), teaches
-"three" from counting-a's "three" frames through the record command path,
-and scores every one-hand frame of counting-b through the hybrid decision,
-once with the base model alone and once with the new user model. Also times
-the step from the last recorded frame to the user model being swapped in.
+Trains a base model without "three" (or takes one with --models) and teaches
+"three" from counting-a's "three" frames through the record command path.
+Every one-hand frame of counting-b then goes through the hybrid decision,
+once with the base model alone and once with the new user model. The script
+also times the step from the last recorded frame to the user model swap.
 
 Run: PYTHONPATH=daemon python bench/bench_teach.py DATA_ROOT [--models DIR]
 """

@@ -1,8 +1,8 @@
 """Teaching a gesture over MQTT to a running daemon, then using it on new video.
 
 The base model is trained here without "three". The daemon plays the "three"
-frames of counting-a while a record command arrives over a real Mosquitto;
-then a second run on counting-b must report "three" from the user model and
+frames of counting-a while a record command arrives over a real Mosquitto.
+Then a second run on counting-b must report "three" from the user model and
 still report the base gestures as well as the base model alone does.
 """
 
