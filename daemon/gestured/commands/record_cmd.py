@@ -7,6 +7,11 @@ import logging
 import time
 from pathlib import Path
 
+from gestured.commands.locations import (
+    add_location_options,
+    base_models_folder,
+    location_config,
+)
 from gestured.dataset.schema import FAMILIES
 from gestured.errors import GesturedError
 from gestured.landmarks import BackendOptions, create_backend
@@ -35,13 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=60.0,
         help="seconds of collecting before giving up",
     )
-    parser.add_argument("--state-dir", type=Path, default=Path("/var/lib/gestured"))
-    parser.add_argument(
-        "--models-dir",
-        type=Path,
-        default=Path("models"),
-        help="base model folders; the user model trains if found",
-    )
+    add_location_options(parser, nested=False)
     parser.add_argument(
         "--motion-threshold",
         type=float,
@@ -68,7 +67,8 @@ def _record(args: argparse.Namespace) -> int:
         "timeout": args.timeout,
     }
     request = parse_command("record", _json(payload)).record_request()
-    store = UserStore(args.state_dir)
+    config = location_config(args)
+    store = UserStore(config.state_dir)
     results: list[RecordResult] = []
     recorder = Recorder(
         request,
@@ -108,7 +108,7 @@ def _record(args: argparse.Namespace) -> int:
     if not result.ok or result.shard is None:
         raise GesturedError(result.message)
     print(f"{result.message}: {result.shard}")
-    folder = args.models_dir / args.family
+    folder = base_models_folder(config) / args.family
     if (folder / "manifest.json").is_file():
         model = store.learn_shard(result.shard, load_background(folder))
         print(f"{args.family} user model labels: {', '.join(model.labels)}")
