@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages that building and testing gestured need:
 # libsystemd-dev and pkg-config to build systemd-python, mosquitto as the test
-# broker, ffmpeg to serve test streams, rtsp-server-perl as an RTSP relay and
+# broker and mosquitto-clients for the README's examples, ffmpeg to serve test streams, rtsp-server-perl as an RTSP relay and
 # systemd for systemd-analyze. Packages already present are left alone.
 set -euo pipefail
 
-packages=(mosquitto ffmpeg rtsp-server-perl libsystemd-dev pkg-config systemd zip)
+packages=(mosquitto mosquitto-clients ffmpeg rtsp-server-perl libsystemd-dev pkg-config systemd zip)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then

@@ -68,7 +68,10 @@ def _keys_generate(args: argparse.Namespace) -> int:
 
     private, public = generate_keypair(args.out)
     print(f"private key: {private}\npublic key:  {public}")
-    print(f'public_key = "{public.read_text().strip()}"')
+    print(
+        f"copy {public.name} to each device and set [update] public_key to "
+        "its path there"
+    )
     return 0
 
 
