@@ -27,7 +27,9 @@ def load_models(models: Path, variant: str = "float32") -> dict[str, BaseModel]:
     """Load each family folder whose manifest lists model files."""
     models = Path(models)
     if not models.is_dir():
-        raise ModelError(f"{models}: models folder not found")
+        raise ModelError(
+            f"{models}: models folder not found; name one with --models DIR"
+        )
     loaded = {}
     for folder in sorted(path for path in models.iterdir() if path.is_dir()):
         if not (folder / MANIFEST_NAME).is_file():

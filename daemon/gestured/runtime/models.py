@@ -27,7 +27,10 @@ def load_base_models(
     """
     models_dir = Path(models_dir)
     if not models_dir.is_dir():
-        raise ModelError(f"models folder {models_dir} not found")
+        raise ModelError(
+            f"models folder {models_dir} not found; set models_dir or pass "
+            "--models-dir (a relative path is taken inside state_dir)"
+        )
     wanted = list(families) if families else list(FAMILIES)
     models = {}
     for family in wanted:
