@@ -12,14 +12,13 @@ import io
 import logging
 import time
 import uuid
-import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from gestured.atomic import atomic_write_bytes, remove_stale_temporaries
-from gestured.dataset.schema import Samples, check_family
+from gestured.dataset.schema import SHARD_FIELDS, Samples, check_family
 from gestured.errors import DatasetError
 from gestured.npz import read_npz
 
@@ -29,6 +28,9 @@ SHARD_SUFFIX = ".npz"
 # A shard from the network or a stranger is refused above these sizes.
 MAX_SHARD_BYTES = 256 * 1024 * 1024
 MAX_MEMBER_BYTES = 512 * 1024 * 1024
+# The largest landmarks member plus the other per-sample fields of
+# MAX_SAMPLES_PER_SHARD samples (at most 464 bytes each, about 89 MiB).
+MAX_UNPACKED_BYTES = 640 * 1024 * 1024
 
 
 def shard_bytes(samples: Samples) -> bytes:
@@ -64,11 +66,17 @@ def write_shard(directory: Path, samples: Samples, name: str | None = None) -> P
     return path
 
 
-def load_shard_bytes(data: bytes, where: str) -> Samples:
-    """Validate and load a shard from bytes, such as a received MQTT payload."""
+def load_shard_bytes(
+    data: bytes, where: str, max_unpacked_bytes: int | None = None
+) -> Samples:
+    """Validate and load a shard from bytes, such as a received MQTT payload.
+
+    `max_unpacked_bytes` lowers the MAX_UNPACKED_BYTES limit for senders
+    that only send small shards.
+    """
     if len(data) > MAX_SHARD_BYTES:
         raise DatasetError(f"{where}: shard of {len(data)} bytes exceeds the limit")
-    return _load(io.BytesIO(data), where)
+    return _load(io.BytesIO(data), where, max_unpacked_bytes)
 
 
 def load_shard(path: Path) -> Samples:
@@ -85,18 +93,21 @@ def load_shard(path: Path) -> Samples:
         return _load(handle, where)
 
 
-def _load(handle: io.BufferedIOBase | io.BytesIO, where: str) -> Samples:
-    try:
-        arrays = read_npz(
-            handle, where, error=DatasetError, max_member_bytes=MAX_MEMBER_BYTES
-        )
-    except DatasetError:
-        raise
-    except ValueError as exc:
-        # numpy raises ValueError for object arrays when pickles are disallowed.
-        raise DatasetError(f"{where}: not a valid shard ({exc})") from exc
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise DatasetError(f"{where}: corrupt or unreadable .npz file ({exc})") from exc
+def _load(
+    handle: io.BufferedIOBase | io.BytesIO,
+    where: str,
+    max_unpacked_bytes: int | None = None,
+) -> Samples:
+    arrays = read_npz(
+        handle,
+        where,
+        error=DatasetError,
+        allowed=SHARD_FIELDS,
+        max_member_bytes=MAX_MEMBER_BYTES,
+        max_total_bytes=min(
+            MAX_UNPACKED_BYTES, max_unpacked_bytes or MAX_UNPACKED_BYTES
+        ),
+    )
     return Samples.from_arrays(arrays, where)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,22 @@ logger = logging.getLogger(__name__)
 MODEL_FORMAT = 1
 MAX_MODEL_BYTES = 16 * 1024 * 1024
 MAX_CLASSES = 1000
+MODEL_FIELDS = frozenset(
+    {
+        "format",
+        "family",
+        "feature_name",
+        "feature_size",
+        "base_version",
+        "classes",
+        "coef",
+        "intercept",
+        "mean",
+        "scale",
+        "counts",
+        "saved_at",
+    }
+)
 
 
 def model_arrays(model: UserModel) -> dict[str, np.ndarray]:
@@ -62,12 +77,17 @@ def load_model(path: Path) -> UserModel:
             raise ModelError(f"{where}: {size} bytes exceeds the user model limit")
         with path.open("rb") as handle:
             arrays = read_npz(
-                handle, where, error=ModelError, max_total_bytes=MAX_MODEL_BYTES
+                handle,
+                where,
+                error=ModelError,
+                allowed=MODEL_FIELDS,
+                max_member_bytes=MAX_MODEL_BYTES,
+                max_total_bytes=MAX_MODEL_BYTES,
             )
     except FileNotFoundError as exc:
         raise ModelError(f"{where}: user model not found") from exc
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ModelError(f"{where}: corrupt user model file ({exc})") from exc
+    except OSError as exc:
+        raise ModelError(f"{where}: unreadable user model file ({exc})") from exc
     return model_from_arrays(arrays, where)
 
 
