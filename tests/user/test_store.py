@@ -136,6 +136,8 @@ def test_corrupt_model_file_clear_error(taught):
         ("classes", np.array(["a", "b"]), "__base__"),
         ("classes", np.array(["__base__", "x y"]), "invalid class label"),
         ("scale", np.zeros(42), "positive"),
+        ("scale", np.full(42, 1e-320), "at least"),
+        ("mean", np.full(42, 1e300), "beyond"),
         ("feature_size", np.int32(86), "do not match"),
         ("coef", np.array([{"a": 1}], dtype=object), "disallowed dtype"),
     ],
