@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from gestured.dataset import Samples, load_shard, shards, write_shard
-from gestured.dataset.shards import load_dataset, load_shard_bytes, shard_bytes
+from gestured.dataset.shards import load_dataset, load_shard_bytes
 from gestured.errors import DatasetError
 
 

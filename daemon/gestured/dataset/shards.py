@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gestured.atomic import atomic_write_bytes, remove_stale_temporaries
-from gestured.dataset.schema import SHARD_FIELDS, Samples, check_family
+from gestured.dataset.schema import FAMILIES, SHARD_FIELDS, Samples, check_family
 from gestured.errors import DatasetError
 from gestured.npz import read_npz
 
@@ -40,11 +40,33 @@ def shard_bytes(samples: Samples) -> bytes:
     return buffer.getvalue()
 
 
-def shard_name(family: str, created: float | None = None) -> str:
-    """Return a fresh, sortable file name for a shard of `family`."""
+def shard_name(family: str, created: float | None = None, tag: str = "") -> str:
+    """Return a fresh, sortable file name for a shard of `family`.
+
+    A `tag` (letters only) goes between the time stamp and the random part.
+    """
     check_family(family)
+    if tag and not tag.isalpha():
+        raise ValueError(f"invalid shard name tag {tag!r}: use letters only")
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(created or time.time()))
-    return f"{family}-{stamp}-{uuid.uuid4().hex[:12]}{SHARD_SUFFIX}"
+    middle = f"{stamp}-{tag}" if tag else stamp
+    return f"{family}-{middle}-{uuid.uuid4().hex[:12]}{SHARD_SUFFIX}"
+
+
+def is_shard_name(name: str, family: str | None = None) -> bool:
+    """Return whether `name` is a shard file name: `<family>-<rest>.npz`.
+
+    Only such names count as shards of a dataset folder, so other `.npz`
+    files there (a backup, an export) are never read, deleted or shared.
+    """
+    families = FAMILIES if family is None else (family,)
+    if not name.endswith(SHARD_SUFFIX):
+        return False
+    rest_length = len(name) - len(SHARD_SUFFIX)
+    return any(
+        name.startswith(f"{prefix}-") and rest_length > len(prefix) + 1
+        for prefix in families
+    )
 
 
 def write_shard(directory: Path, samples: Samples, name: str | None = None) -> Path:
@@ -118,8 +140,10 @@ def iter_shards(directory: Path, family: str | None = None) -> Iterator[Path]:
         raise DatasetError(f"{directory}: dataset folder not found")
     remove_stale_temporaries(directory)
     for path in sorted(directory.glob(f"*{SHARD_SUFFIX}")):
-        if family is None or path.name.startswith(f"{family}-"):
+        if is_shard_name(path.name, family):
             yield path
+        elif family is None:
+            logger.warning("Ignoring %s: not a <family>-*.npz shard name", path)
 
 
 def concatenate(parts: Iterable[Samples]) -> Samples:

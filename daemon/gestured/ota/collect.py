@@ -26,6 +26,7 @@ from paho.mqtt.properties import Properties
 from gestured.atomic import atomic_write_bytes
 from gestured.dataset.shards import SHARD_SUFFIX, load_shard_bytes, shard_bytes
 from gestured.errors import DatasetError
+from gestured.user.store import is_recording_name
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +77,9 @@ def share_shard(
 
 
 def share_pending(link: Publisher, dataset_dir: Path, timeout: float = 30.0) -> int:
-    """Share every shard of `dataset_dir` not yet acknowledged; return the count.
+    """Share every recording in `dataset_dir` not yet acknowledged; return the count.
 
+    Shards added by `gestured user import` and other files are not shared.
     Acknowledged names are kept in `.shared.json`, so a shard that failed to
     send is tried again on the next call and a shared one is not resent.
     """
@@ -89,7 +91,7 @@ def share_pending(link: Publisher, dataset_dir: Path, timeout: float = 30.0) -> 
         shared = set()
     count = 0
     for path in sorted(dataset_dir.glob(f"*{SHARD_SUFFIX}")):
-        if path.name in shared:
+        if path.name in shared or not is_recording_name(path.name):
             continue
         try:
             ok = share_shard(link, path, timeout=timeout)

@@ -108,6 +108,8 @@ def read_bundle(path: Path) -> list[Samples]:
 def import_bundle(store: UserStore, path: Path) -> list[Path]:
     """Validate a bundle fully, then add its samples as new shards."""
     parts = read_bundle(path)
-    written = [store.add_shard(samples) for samples in parts if len(samples)]
+    written = [
+        store.add_shard(samples, imported=True) for samples in parts if len(samples)
+    ]
     logger.info("Imported %d shard(s) from %s", len(written), path)
     return written
