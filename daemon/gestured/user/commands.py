@@ -96,6 +96,8 @@ def parse_command(name: str, payload: bytes) -> Command:
         data = json.loads(payload.decode("utf-8")) if payload.strip() else {}
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CommandError(f"payload is not valid UTF-8 JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise CommandError("payload is nested too deeply") from exc
     if not isinstance(data, dict):
         raise CommandError(f"payload must be a JSON object, got {type(data).__name__}")
     request_id = _salvage_request_id(data)
