@@ -187,3 +187,25 @@ def test_collector_stores_only_schema_fields(tmp_path: Path) -> None:
     assert collector.handle("gestured/hall/samples", zip_bytes(members)) is None
     assert collector.rejected == 1
     assert not (tmp_path / "hall").exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"bundle_format": np.array("1")}, "not a gestured user bundle"),
+        ({"bundle_format": np.float64("nan")}, "not a gestured user bundle"),
+        ({"families": np.array(["static_single"] * 3)}, "more than once"),
+    ],
+)
+def test_bundle_header_rejected(tmp_path: Path, changes, expected) -> None:
+    arrays = {
+        f"static_single.{name}": value
+        for name, value in make_samples().to_arrays().items()
+    }
+    arrays["bundle_format"] = np.int32(1)
+    arrays["families"] = np.array(["static_single"])
+    arrays.update(changes)
+    path = tmp_path / "bundle.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(DatasetError, match=expected):
+        read_bundle(path)

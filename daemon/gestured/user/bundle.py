@@ -78,11 +78,18 @@ def read_bundle(path: Path) -> list[Samples]:
     except OSError as exc:
         raise DatasetError(f"{where}: unreadable bundle ({exc})") from exc
     version = arrays.get("bundle_format")
-    if version is None or version.shape != () or int(version) != BUNDLE_FORMAT:
+    if (
+        version is None
+        or version.shape != ()
+        or version.dtype.kind not in "iu"
+        or int(version) != BUNDLE_FORMAT
+    ):
         raise DatasetError(f"{where}: not a gestured user bundle (format 1)")
     families = arrays.get("families")
     if families is None or families.ndim != 1 or families.dtype.kind != "U":
         raise DatasetError(f"{where}: missing list of families")
+    if len(set(families.tolist())) != len(families):
+        raise DatasetError(f"{where}: families lists a family more than once")
     result = []
     for family in families.tolist():
         if family not in FAMILIES:
