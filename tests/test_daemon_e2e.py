@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import signal
 import socket
 import time
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from daemon_process import models_dir, start_daemon
+from gestured.user.background import load_background
+from gestured.user.model import UserModel
+from gestured.user.model_file import model_arrays
 from ground_truth import read_segments, score_events
 from mqtt_helpers import Observer
+from numpy.lib import format as npy_format
 from real_data import data_root
 
 RUN_TIMEOUT = 300
@@ -154,14 +161,49 @@ def test_systemd_notifications_and_sigterm(tmp_path):
     assert "Applied thresholds and smoothing" in err
 
 
-def test_corrupt_user_model_falls_back_to_base(tmp_path):
+def huge_shape_model() -> bytes:
+    """A user model file whose coef header claims 2**45 floats (256 TiB)."""
+    header = io.BytesIO()
+    npy_format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (2**45,)}
+    )
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as files:
+        files.writestr("coef.npy", header.getvalue())
+    return archive.getvalue()
+
+
+def tiny_scale_model() -> bytes:
+    """A well-formed user model whose scale makes every input infinite."""
+    background = load_background(models_dir() / "static_single")
+    model = UserModel.train(
+        "static_single", background.features[:40], ["mine"] * 40, background
+    )
+    arrays = model_arrays(model)
+    arrays["scale"] = np.full_like(arrays["scale"], 1e-320)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "contents",
+    [
+        lambda: b"PK\x03\x04 not really a zip",
+        huge_shape_model,
+        tiny_scale_model,
+    ],
+    ids=["not-a-zip", "huge-shape", "tiny-scale"],
+)
+def test_corrupt_user_model_falls_back_to_base(tmp_path, contents):
     models = tmp_path / "user_models"
     models.mkdir()
-    (models / "static_single.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    (models / "static_single.npz").write_bytes(contents())
     daemon = start_daemon(video("counting-c.mp4"), tmp_path)
     out, err = daemon.communicate(timeout=RUN_TIMEOUT)
     assert daemon.returncode == 0, err[-2000:]
     assert "Ignoring the static_single user model" in err
+    assert "Traceback" not in err
     events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert events
     assert all(event["source"] == "base" for event in events)

@@ -106,3 +106,11 @@ def test_delete_unknown_label(handler_and_replies):
     handler.handle("delete", json.dumps({"label": "ghost", "request_id": "x"}).encode())
     assert replies[-1][:2] == ("x", False)
     assert "no samples of label ghost" in replies[-1][2]
+
+
+def test_long_number_truncated_in_reply():
+    payload = b'{"label": "a", "samples": ' + b"9" * 3000 + b"}"
+    with pytest.raises(CommandError) as caught:
+        parse_command("record", payload)
+    assert len(str(caught.value)) < 200
+    assert "3000 chars" in str(caught.value)

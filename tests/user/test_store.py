@@ -121,10 +121,10 @@ def test_corrupt_model_file_clear_error(taught):
     path = store.model_path("static_single")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ModelError, match="corrupt user model file"):
+    with pytest.raises(ModelError, match="corrupt or unreadable"):
         store.load_model("static_single")
     path.write_bytes(b"\x00" * 100)
-    with pytest.raises(ModelError, match="corrupt user model file"):
+    with pytest.raises(ModelError, match="corrupt or unreadable"):
         load_model(path)
 
 
@@ -136,8 +136,10 @@ def test_corrupt_model_file_clear_error(taught):
         ("classes", np.array(["a", "b"]), "__base__"),
         ("classes", np.array(["__base__", "x y"]), "invalid class label"),
         ("scale", np.zeros(42), "positive"),
+        ("scale", np.full(42, 1e-320), "at least"),
+        ("mean", np.full(42, 1e300), "beyond"),
         ("feature_size", np.int32(86), "do not match"),
-        ("coef", np.array([{"a": 1}], dtype=object), "corrupt"),
+        ("coef", np.array([{"a": 1}], dtype=object), "disallowed dtype"),
     ],
 )
 def test_tampered_model_rejected(taught, tmp_path, field, value, expected):

@@ -282,3 +282,7 @@ def _scalar(arrays: dict[str, np.ndarray], name: str, where: str, kind: Any) -> 
             f"got dtype {value.dtype} shape {value.shape}"
         )
     return value.item()
+
+
+# Every array name a shard file stores; readers reject any other member.
+SHARD_FIELDS = frozenset(("schema_version", "family", "has_z", *_ARRAY_FIELDS))

@@ -12,14 +12,13 @@ import io
 import logging
 import time
 import uuid
-import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from gestured.atomic import atomic_write_bytes, remove_stale_temporaries
-from gestured.dataset.schema import Samples, check_family
+from gestured.dataset.schema import FAMILIES, SHARD_FIELDS, Samples, check_family
 from gestured.errors import DatasetError
 from gestured.npz import read_npz
 
@@ -29,6 +28,9 @@ SHARD_SUFFIX = ".npz"
 # A shard from the network or a stranger is refused above these sizes.
 MAX_SHARD_BYTES = 256 * 1024 * 1024
 MAX_MEMBER_BYTES = 512 * 1024 * 1024
+# The largest landmarks member plus the other per-sample fields of
+# MAX_SAMPLES_PER_SHARD samples (at most 464 bytes each, about 89 MiB).
+MAX_UNPACKED_BYTES = 640 * 1024 * 1024
 
 
 def shard_bytes(samples: Samples) -> bytes:
@@ -38,11 +40,33 @@ def shard_bytes(samples: Samples) -> bytes:
     return buffer.getvalue()
 
 
-def shard_name(family: str, created: float | None = None) -> str:
-    """Return a fresh, sortable file name for a shard of `family`."""
+def shard_name(family: str, created: float | None = None, tag: str = "") -> str:
+    """Return a fresh, sortable file name for a shard of `family`.
+
+    A `tag` (letters only) goes between the time stamp and the random part.
+    """
     check_family(family)
+    if tag and not tag.isalpha():
+        raise ValueError(f"invalid shard name tag {tag!r}: use letters only")
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(created or time.time()))
-    return f"{family}-{stamp}-{uuid.uuid4().hex[:12]}{SHARD_SUFFIX}"
+    middle = f"{stamp}-{tag}" if tag else stamp
+    return f"{family}-{middle}-{uuid.uuid4().hex[:12]}{SHARD_SUFFIX}"
+
+
+def is_shard_name(name: str, family: str | None = None) -> bool:
+    """Return whether `name` is a shard file name: `<family>-<rest>.npz`.
+
+    Only such names count as shards of a dataset folder, so other `.npz`
+    files there (a backup, an export) are never read, deleted or shared.
+    """
+    families = FAMILIES if family is None else (family,)
+    if not name.endswith(SHARD_SUFFIX):
+        return False
+    rest_length = len(name) - len(SHARD_SUFFIX)
+    return any(
+        name.startswith(f"{prefix}-") and rest_length > len(prefix) + 1
+        for prefix in families
+    )
 
 
 def write_shard(directory: Path, samples: Samples, name: str | None = None) -> Path:
@@ -64,11 +88,17 @@ def write_shard(directory: Path, samples: Samples, name: str | None = None) -> P
     return path
 
 
-def load_shard_bytes(data: bytes, where: str) -> Samples:
-    """Validate and load a shard from bytes, such as a received MQTT payload."""
+def load_shard_bytes(
+    data: bytes, where: str, max_unpacked_bytes: int | None = None
+) -> Samples:
+    """Validate and load a shard from bytes, such as a received MQTT payload.
+
+    `max_unpacked_bytes` lowers the MAX_UNPACKED_BYTES limit for senders
+    that only send small shards.
+    """
     if len(data) > MAX_SHARD_BYTES:
         raise DatasetError(f"{where}: shard of {len(data)} bytes exceeds the limit")
-    return _load(io.BytesIO(data), where)
+    return _load(io.BytesIO(data), where, max_unpacked_bytes)
 
 
 def load_shard(path: Path) -> Samples:
@@ -85,18 +115,21 @@ def load_shard(path: Path) -> Samples:
         return _load(handle, where)
 
 
-def _load(handle: io.BufferedIOBase | io.BytesIO, where: str) -> Samples:
-    try:
-        arrays = read_npz(
-            handle, where, error=DatasetError, max_member_bytes=MAX_MEMBER_BYTES
-        )
-    except DatasetError:
-        raise
-    except ValueError as exc:
-        # numpy raises ValueError for object arrays when pickles are disallowed.
-        raise DatasetError(f"{where}: not a valid shard ({exc})") from exc
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise DatasetError(f"{where}: corrupt or unreadable .npz file ({exc})") from exc
+def _load(
+    handle: io.BufferedIOBase | io.BytesIO,
+    where: str,
+    max_unpacked_bytes: int | None = None,
+) -> Samples:
+    arrays = read_npz(
+        handle,
+        where,
+        error=DatasetError,
+        allowed=SHARD_FIELDS,
+        max_member_bytes=MAX_MEMBER_BYTES,
+        max_total_bytes=min(
+            MAX_UNPACKED_BYTES, max_unpacked_bytes or MAX_UNPACKED_BYTES
+        ),
+    )
     return Samples.from_arrays(arrays, where)
 
 
@@ -107,8 +140,10 @@ def iter_shards(directory: Path, family: str | None = None) -> Iterator[Path]:
         raise DatasetError(f"{directory}: dataset folder not found")
     remove_stale_temporaries(directory)
     for path in sorted(directory.glob(f"*{SHARD_SUFFIX}")):
-        if family is None or path.name.startswith(f"{family}-"):
+        if is_shard_name(path.name, family):
             yield path
+        elif family is None:
+            logger.warning("Ignoring %s: not a <family>-*.npz shard name", path)
 
 
 def concatenate(parts: Iterable[Samples]) -> Samples:

@@ -4,8 +4,9 @@ A device with `share_samples = true` publishes each recorded shard, the
 `.npz` bytes unchanged, QoS 1 on `gestured/<device_id>/samples`. The
 collector keeps a persistent MQTT 5 session (fixed client id, clean_start
 False, a session expiry), so the broker queues shards while it is away. It
-validates each shard and stores it as `DIR/<device_id>/<family>-<sha256>.npz`:
-a message delivered twice lands in one file.
+validates each shard and stores the validated arrays, written afresh, as
+`DIR/<device_id>/<family>-<sha256 of the message>.npz`: a message delivered
+twice lands in one file, and nothing but schema fields reaches the disk.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gestured.atomic import atomic_write_bytes
-from gestured.dataset.shards import SHARD_SUFFIX, load_shard_bytes
+from gestured.dataset.shards import SHARD_SUFFIX, load_shard_bytes, shard_bytes
 from gestured.errors import DatasetError
+from gestured.user.store import is_recording_name
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,9 @@ SAMPLES_SUBTOPIC = "samples"
 DEFAULT_CLIENT_ID = "gestured-collector"
 DEFAULT_SESSION_EXPIRY = 30 * 86400
 DEFAULT_MAX_SHARD_BYTES = 16 * 1024 * 1024
+# Shared shards are recordings of at most 500 samples, under 5 MB unpacked
+# even for dynamic_double, so this leaves a wide margin.
+MAX_UNPACKED_BYTES = 64 * 1024 * 1024
 DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SHARED_LOG = ".shared.json"
 
@@ -72,8 +77,9 @@ def share_shard(
 
 
 def share_pending(link: Publisher, dataset_dir: Path, timeout: float = 30.0) -> int:
-    """Share every shard of `dataset_dir` not yet acknowledged; return the count.
+    """Share every recording in `dataset_dir` not yet acknowledged; return the count.
 
+    Shards added by `gestured user import` and other files are not shared.
     Acknowledged names are kept in `.shared.json`, so a shard that failed to
     send is tried again on the next call and a shared one is not resent.
     """
@@ -85,7 +91,7 @@ def share_pending(link: Publisher, dataset_dir: Path, timeout: float = 30.0) -> 
         shared = set()
     count = 0
     for path in sorted(dataset_dir.glob(f"*{SHARD_SUFFIX}")):
-        if path.name in shared:
+        if path.name in shared or not is_recording_name(path.name):
             continue
         try:
             ok = share_shard(link, path, timeout=timeout)
@@ -189,7 +195,9 @@ class Collector:
             return None
         digest = hashlib.sha256(payload).hexdigest()
         try:
-            samples = load_shard_bytes(payload, f"shard {digest[:12]} from {device}")
+            samples = load_shard_bytes(
+                payload, f"shard {digest[:12]} from {device}", MAX_UNPACKED_BYTES
+            )
         except DatasetError as exc:
             self.rejected += 1
             logger.warning("Rejected shard: %s", exc)
@@ -199,7 +207,7 @@ class Collector:
             logger.info("Shard %s from %s already stored", digest[:12], device)
             return path
         try:
-            atomic_write_bytes(path, payload, overwrite=False)
+            atomic_write_bytes(path, shard_bytes(samples), overwrite=False)
         except FileExistsError:
             return path
         self.stored += 1

@@ -49,6 +49,33 @@ class HybridDecider:
                 names.update(model.labels)
         return names
 
+    def _user_probabilities(
+        self, family: str, user: UserModel, features: np.ndarray
+    ) -> np.ndarray | None:
+        """Return the user model's probabilities, or None after dropping it.
+
+        A user model that fails on a frame would fail on every frame, so it is
+        dropped once and the family runs on the base model until a new user
+        model is set.
+        """
+        try:
+            probs = user.predict_proba(features[None, :])[0]
+            if not np.isfinite(probs).all():
+                raise ValueError("probabilities contain NaN or infinity")
+        except Exception as exc:  # noqa: BLE001 - sklearn raises many types
+            logger.error(
+                "Dropping the %s user model, running on the base model alone: "
+                "prediction failed (%s: %s)",
+                family,
+                type(exc).__name__,
+                exc,
+            )
+            with self._lock:
+                if self.user_models.get(family) is user:
+                    self.user_models = {**self.user_models, family: None}
+            return None
+        return probs
+
     def __call__(
         self, family: str, probs: np.ndarray, features: np.ndarray
     ) -> Decision:
@@ -57,8 +84,9 @@ class HybridDecider:
         user_labels: tuple[str, ...] = ()
         user_probs = None
         if user is not None:
-            user_labels = user.classes
-            user_probs = user.predict_proba(features[None, :])[0]
+            user_probs = self._user_probabilities(family, user, features)
+            if user_probs is not None:
+                user_labels = user.classes
         chosen = decide(
             base.labels,
             probs,

@@ -83,6 +83,7 @@ class UserGestures:
             on_model=self._swap,
             progress=self._progress,
             submit=self._submit,
+            run_exclusive=self._worker.submit,
             families=tuple(decider.models),
             motion_threshold=config.user.motion_threshold,
         )
@@ -138,7 +139,8 @@ class UserGestures:
 
     def _progress(self, update: dict[str, Any]) -> None:
         request_id = update.get("request_id")
-        self._reply(request_id, True, str(update.get("state", "")), update)
+        state = str(update.get("state", ""))
+        self._reply(request_id, state != "failed", state, update)
 
     def _background(self, family: str) -> Background | None:
         if family not in self._backgrounds:
@@ -156,8 +158,10 @@ class UserGestures:
 
 
 def _request_id(payload: bytes) -> str | None:
+    # Any error here is reported by the command handler's reply, so it is
+    # not logged twice.
     try:
         value = json.loads(payload).get("request_id")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return None
     return value if isinstance(value, str) else None

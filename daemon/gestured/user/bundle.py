@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import io
 import logging
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from gestured.atomic import atomic_write_bytes
-from gestured.dataset.schema import FAMILIES, Samples
-from gestured.dataset.shards import MAX_MEMBER_BYTES, MAX_SHARD_BYTES
+from gestured.dataset.schema import FAMILIES, SHARD_FIELDS, Samples
+from gestured.dataset.shards import (
+    MAX_MEMBER_BYTES,
+    MAX_SHARD_BYTES,
+    MAX_UNPACKED_BYTES,
+)
 from gestured.errors import DatasetError
 from gestured.npz import read_npz
 from gestured.user.model import check_user_label
@@ -25,6 +28,10 @@ from gestured.user.store import UserStore
 logger = logging.getLogger(__name__)
 
 BUNDLE_FORMAT = 1
+BUNDLE_FIELDS = frozenset(
+    {"bundle_format", "families"}
+    | {f"{family}.{field}" for family in FAMILIES for field in SHARD_FIELDS}
+)
 
 
 def export_bundle(store: UserStore, path: Path) -> dict[str, int]:
@@ -56,19 +63,33 @@ def read_bundle(path: Path) -> list[Samples]:
         if path.stat().st_size > MAX_SHARD_BYTES:
             raise DatasetError(f"{where}: bundle larger than {MAX_SHARD_BYTES} bytes")
         with path.open("rb") as handle:
+            # A bundle joins the shards of up to four families, so it gets
+            # the per-shard limits, not four times them.
             arrays = read_npz(
-                handle, where, error=DatasetError, max_member_bytes=MAX_MEMBER_BYTES
+                handle,
+                where,
+                error=DatasetError,
+                allowed=BUNDLE_FIELDS,
+                max_member_bytes=MAX_MEMBER_BYTES,
+                max_total_bytes=MAX_UNPACKED_BYTES,
             )
     except FileNotFoundError as exc:
         raise DatasetError(f"{where}: file not found") from exc
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DatasetError(f"{where}: corrupt or unreadable bundle ({exc})") from exc
+    except OSError as exc:
+        raise DatasetError(f"{where}: unreadable bundle ({exc})") from exc
     version = arrays.get("bundle_format")
-    if version is None or version.shape != () or int(version) != BUNDLE_FORMAT:
+    if (
+        version is None
+        or version.shape != ()
+        or version.dtype.kind not in "iu"
+        or int(version) != BUNDLE_FORMAT
+    ):
         raise DatasetError(f"{where}: not a gestured user bundle (format 1)")
     families = arrays.get("families")
     if families is None or families.ndim != 1 or families.dtype.kind != "U":
         raise DatasetError(f"{where}: missing list of families")
+    if len(set(families.tolist())) != len(families):
+        raise DatasetError(f"{where}: families lists a family more than once")
     result = []
     for family in families.tolist():
         if family not in FAMILIES:
@@ -94,6 +115,8 @@ def read_bundle(path: Path) -> list[Samples]:
 def import_bundle(store: UserStore, path: Path) -> list[Path]:
     """Validate a bundle fully, then add its samples as new shards."""
     parts = read_bundle(path)
-    written = [store.add_shard(samples) for samples in parts if len(samples)]
+    written = [
+        store.add_shard(samples, imported=True) for samples in parts if len(samples)
+    ]
     logger.info("Imported %d shard(s) from %s", len(written), path)
     return written

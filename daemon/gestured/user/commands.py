@@ -96,6 +96,8 @@ def parse_command(name: str, payload: bytes) -> Command:
         data = json.loads(payload.decode("utf-8")) if payload.strip() else {}
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CommandError(f"payload is not valid UTF-8 JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise CommandError("payload is nested too deeply") from exc
     if not isinstance(data, dict):
         raise CommandError(f"payload must be a JSON object, got {type(data).__name__}")
     request_id = _salvage_request_id(data)
@@ -148,12 +150,18 @@ def _check(key: str, spec: Field, value: Any) -> Any:
     numeric = (int,) if spec.kind == "int" else (int, float)
     if isinstance(value, bool) or not isinstance(value, numeric):
         wanted = "an integer" if spec.kind == "int" else "a number"
-        raise CommandError(f"{key} must be {wanted}, got {json.dumps(value)}")
+        raise CommandError(f"{key} must be {wanted}, got {_shorten(json.dumps(value))}")
     if not spec.low <= value <= spec.high:
         raise CommandError(
-            f"{key} must be between {spec.low:g} and {spec.high:g}, got {value}"
+            f"{key} must be between {spec.low:g} and {spec.high:g}, "
+            f"got {_shorten(str(value))}"
         )
     return value
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    # A rejected value can be thousands of digits; replies and logs echo a prefix.
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
 
 
 def _salvage_request_id(data: dict[str, Any]) -> str:

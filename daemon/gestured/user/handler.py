@@ -27,7 +27,10 @@ class CommandHandler:
     handle() is called with each command (any thread); feed() and poll() by
     the one thread that processes frames. A finished recording is trained by
     `submit(job)`, which defaults to running the job at once; the daemon passes
-    its worker queue so training never stalls the frame loop. Every new model
+    its worker queue so training never stalls the frame loop. A delete runs
+    through `run_exclusive(job)` (default: `submit`), which must run jobs one
+    at a time with training, so a training job that loaded the old model
+    cannot save it back after the delete. Every new model
     goes to `on_model(family, model_or_None)`, which swaps it in.
     background_for(family) returns the base model's Background or None.
     """
@@ -41,6 +44,7 @@ class CommandHandler:
         on_model: Callable[[str, UserModel | None], None],
         progress: Callable[[dict[str, Any]], None] | None = None,
         submit: Callable[[Callable[[], None]], None] | None = None,
+        run_exclusive: Callable[[Callable[[], None]], None] | None = None,
         families: tuple[str, ...] | None = None,
         motion_threshold: float | None = None,
     ) -> None:
@@ -50,6 +54,7 @@ class CommandHandler:
         self._on_model = on_model
         self._progress = progress
         self._submit = submit or (lambda job: job())
+        self._run_exclusive = run_exclusive or self._submit
         self._families = families
         self._recorder_options = (
             {} if motion_threshold is None else {"motion_threshold": motion_threshold}
@@ -64,8 +69,10 @@ class CommandHandler:
 
     def handle(self, name: str, payload: bytes, properties: Any = None) -> None:
         """Validate and run one command; every outcome sends one reply."""
+        request_id = ""
         try:
             command = parse_command(name, payload)
+            request_id = command.request_id
             if command.name == "record":
                 self._start_recording(command)
             elif command.name == "delete":
@@ -82,6 +89,9 @@ class CommandHandler:
                 "Rejected %s command (request %s): %s", name, exc.request_id, exc
             )
             self._send(exc.request_id, False, str(exc))
+        except Exception as exc:  # noqa: BLE001 - the caller must get a reply
+            logger.exception("The %s command (request %s) failed", name, request_id)
+            self._send(request_id, False, f"{name} failed: {exc}")
 
     def feed(
         self, hands: list[Hand], image_size: tuple[int, int], timestamp: float
@@ -183,12 +193,28 @@ class CommandHandler:
         self._submit(train)
 
     def _delete(self, command: Command) -> None:
-        label = command.fields["label"]
         if self.recording:
             raise CommandError(
                 "a recording is running; delete again when it has finished",
                 command.request_id,
             )
+
+        def delete() -> None:
+            try:
+                self._delete_now(command)
+            except CommandError as exc:
+                logger.warning(
+                    "Rejected delete command (request %s): %s", exc.request_id, exc
+                )
+                self._send(exc.request_id, False, str(exc))
+            except Exception as exc:  # noqa: BLE001 - the caller must get a reply
+                logger.exception("Delete (request %s) failed", command.request_id)
+                self._send(command.request_id, False, f"delete failed: {exc}")
+
+        self._run_exclusive(delete)
+
+    def _delete_now(self, command: Command) -> None:
+        label = command.fields["label"]
         try:
             removed = self.store.delete_label(label)
         except GesturedError as exc:
@@ -221,8 +247,15 @@ class CommandHandler:
                 "collected": recorder.collected,
                 "target": recorder.request.samples,
             }
-        data = {"labels": self.store.labels(), "recording": running}
-        self._send(command.request_id, True, "ok", data)
+        labels, invalid = self.store.scan()
+        data = {"labels": labels, "recording": running, "invalid_shards": invalid}
+        message = "ok"
+        if invalid:
+            message = (
+                f"ok; skipped {len(invalid)} invalid shard(s): "
+                f"{', '.join(sorted(invalid))}"
+            )
+        self._send(command.request_id, True, message, data)
 
     def _send(
         self,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +14,34 @@ from gestured.dataset.schema import FAMILIES, LABEL_PATTERN
 from gestured.errors import ModelError
 from gestured.features import FEATURE_SPECS
 from gestured.npz import read_npz
-from gestured.user.model import BACKGROUND_LABEL, UserModel
+from gestured.user.model import BACKGROUND_LABEL, MIN_SCALE, UserModel
 
 logger = logging.getLogger(__name__)
 
 MODEL_FORMAT = 1
 MAX_MODEL_BYTES = 16 * 1024 * 1024
 MAX_CLASSES = 1000
+# Training keeps every scale at or above MIN_SCALE. Weights and means of a
+# trained model stay far below this bound (an estimate: regularized logistic
+# regression on standardized features), and the bound keeps the products of
+# one frame's features and weights finite in float64.
+MAX_ABS_PARAMETER = 1e6
+MODEL_FIELDS = frozenset(
+    {
+        "format",
+        "family",
+        "feature_name",
+        "feature_size",
+        "base_version",
+        "classes",
+        "coef",
+        "intercept",
+        "mean",
+        "scale",
+        "counts",
+        "saved_at",
+    }
+)
 
 
 def model_arrays(model: UserModel) -> dict[str, np.ndarray]:
@@ -62,12 +82,17 @@ def load_model(path: Path) -> UserModel:
             raise ModelError(f"{where}: {size} bytes exceeds the user model limit")
         with path.open("rb") as handle:
             arrays = read_npz(
-                handle, where, error=ModelError, max_total_bytes=MAX_MODEL_BYTES
+                handle,
+                where,
+                error=ModelError,
+                allowed=MODEL_FIELDS,
+                max_member_bytes=MAX_MODEL_BYTES,
+                max_total_bytes=MAX_MODEL_BYTES,
             )
     except FileNotFoundError as exc:
         raise ModelError(f"{where}: user model not found") from exc
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ModelError(f"{where}: corrupt user model file ({exc})") from exc
+    except OSError as exc:
+        raise ModelError(f"{where}: unreadable user model file ({exc})") from exc
     return model_from_arrays(arrays, where)
 
 
@@ -112,9 +137,16 @@ def model_from_arrays(arrays: dict[str, np.ndarray], where: str) -> UserModel:
             )
         if not np.isfinite(array).all():
             raise ModelError(f"{where}: {key} contains NaN or infinity")
+        if (np.abs(array) > MAX_ABS_PARAMETER).any():
+            raise ModelError(
+                f"{where}: {key} has values beyond +-{MAX_ABS_PARAMETER:g}"
+            )
         values[key] = array
-    if (values["scale"] <= 0).any():
-        raise ModelError(f"{where}: scale must be positive")
+    if (values["scale"] < MIN_SCALE).any():
+        raise ModelError(
+            f"{where}: scale must be positive and at least {MIN_SCALE:g}, "
+            f"found {values['scale'].min():g}"
+        )
     counts = _array(arrays, "counts", where, np.integer, 1)
     if counts.shape != (len(labels),) or (counts < 0).any():
         raise ModelError(f"{where}: counts must be {len(labels)} non-negative numbers")

@@ -1,7 +1,10 @@
 """The user's recordings and models under the daemon's state folder.
 
-Layout: `samples/` holds immutable shards (one per recording),
-`user_models/<family>.npz` the trained user models.
+Layout: `samples/` contains immutable shards named `<family>-<stamp>-<id>.npz`
+(one per recording; `<family>-<stamp>-imported-<id>.npz` for shards added by
+`gestured user import`), `user_models/<family>.npz` the trained user models.
+A shard that fails to load is skipped with an error log, so one corrupt file
+does not block listing, training or deleting the others.
 
 Deleting a label rewrites each shard that holds it as a filtered copy and then
 removes the original. A journal file, written before the first change and
@@ -27,12 +30,14 @@ from gestured.atomic import atomic_write_bytes
 from gestured.dataset.schema import FAMILIES, Samples
 from gestured.dataset.shards import (
     SHARD_SUFFIX,
+    is_shard_name,
     iter_shards,
     load_shard,
     merge,
+    shard_name,
     write_shard,
 )
-from gestured.errors import DatasetError
+from gestured.errors import DatasetError, GesturedError
 from gestured.features import features_for
 from gestured.user.background import Background
 from gestured.user.model import UserModel, check_user_label
@@ -41,6 +46,7 @@ from gestured.user.model_file import load_model, save_model
 logger = logging.getLogger(__name__)
 
 JOURNAL_NAME = "pending-delete.json"
+IMPORTED_TAG = "imported"
 # Earlier samples replayed per label when learning a new recording; enough
 # to keep old labels in place while `learn` stays well under a second.
 REPLAY_PER_LABEL = 200
@@ -62,14 +68,29 @@ class UserStore:
     def shards(self, family: str | None = None) -> list[Path]:
         return list(iter_shards(self.samples_dir, family))
 
-    def load_samples(self, family: str, exclude: Path | None = None) -> Samples | None:
-        """Return every sample of `family`, or None when there are none."""
+    def load_samples(
+        self,
+        family: str,
+        exclude: Path | None = None,
+        invalid: dict[str, str] | None = None,
+    ) -> Samples | None:
+        """Return every sample of `family`, or None when there are none.
+
+        Shards that fail to load are skipped and logged; `invalid`, if given,
+        receives their names and errors.
+        """
         pending = self._pending_label()
         parts = []
         for path in self.shards(family):
             if exclude is not None and path.name == Path(exclude).name:
                 continue
-            samples = load_shard(path)
+            try:
+                samples = load_shard(path)
+            except DatasetError as exc:
+                logger.error("Skipping invalid shard %s: %s", path.name, exc)
+                if invalid is not None:
+                    invalid[path.name] = str(exc)
+                continue
             if pending is not None:
                 samples = samples.select(samples.labels != pending)
             parts.append(samples)
@@ -77,19 +98,26 @@ class UserStore:
             return None
         return merge(parts)
 
-    def add_shard(self, samples: Samples) -> Path:
+    def add_shard(self, samples: Samples, imported: bool = False) -> Path:
+        """Write a new shard; `imported` marks it as not recorded here."""
         for label in np.unique(samples.labels).tolist():
             check_user_label(label)
-        return write_shard(self.samples_dir, samples)
+        name = shard_name(samples.family, tag=IMPORTED_TAG if imported else "")
+        return write_shard(self.samples_dir, samples, name)
 
     def labels(self) -> dict[str, dict[str, int]]:
         """Return sample counts per label for each family that has samples."""
-        result = {}
+        return self.scan()[0]
+
+    def scan(self) -> tuple[dict[str, dict[str, int]], dict[str, str]]:
+        """Return the counts of `labels()` and the invalid shards' errors by name."""
+        counts = {}
+        invalid: dict[str, str] = {}
         for family in FAMILIES:
-            samples = self.load_samples(family)
+            samples = self.load_samples(family, invalid=invalid)
             if samples is not None:
-                result[family] = dict(sorted(Counter(samples.labels.tolist()).items()))
-        return result
+                counts[family] = dict(sorted(Counter(samples.labels.tolist()).items()))
+        return counts, invalid
 
     # Models ------------------------------------------------------------------
 
@@ -149,7 +177,11 @@ class UserStore:
         check_user_label(label)
         holding = {}
         for path in self.shards():
-            samples = load_shard(path)
+            try:
+                samples = load_shard(path)
+            except DatasetError as exc:
+                logger.error("Skipping invalid shard %s: %s", path.name, exc)
+                continue
             count = int((samples.labels == label).sum())
             if count:
                 holding[path.name] = (samples.family, count)
@@ -166,20 +198,42 @@ class UserStore:
         return dict(removed)
 
     def recover(self) -> None:
-        """Finish a delete that a crash interrupted."""
-        label = self._pending_label()
-        if label is None:
-            return
-        journal = json.loads((self.samples_dir / JOURNAL_NAME).read_text())
-        logger.warning("Finishing interrupted delete of label %s", label)
-        self._finish_delete(label, journal["shards"])
+        """Finish a delete that a crash interrupted.
+
+        A journal that cannot be read or finished is renamed to
+        `pending-delete.json.invalid` and logged, so a bad file never stops
+        the daemon. The interrupted delete then stays unfinished.
+        """
+        journal_path = self.samples_dir / JOURNAL_NAME
+        try:
+            label = self._pending_label()
+            if label is None:
+                return
+            journal = json.loads(journal_path.read_bytes())
+            logger.warning("Finishing interrupted delete of label %s", label)
+            self._finish_delete(label, journal["shards"])
+        except (GesturedError, OSError, ValueError) as exc:
+            aside = journal_path.with_name(f"{JOURNAL_NAME}.invalid")
+            logger.error(
+                "Could not finish the interrupted delete, moved %s to %s; "
+                "samples of its label may remain: %s",
+                journal_path,
+                aside.name,
+                exc,
+            )
+            with contextlib.suppress(FileNotFoundError):
+                journal_path.replace(aside)
 
     def _finish_delete(self, label: str, names: list[str]) -> None:
         for name in names:
             path = self.samples_dir / Path(name).name
-            if not path.exists():
+            if not is_shard_name(path.name) or not path.exists():
                 continue
-            samples = load_shard(path)
+            try:
+                samples = load_shard(path)
+            except DatasetError as exc:
+                logger.error("Skipping invalid shard %s: %s", path.name, exc)
+                continue
             rest = samples.select(samples.labels != label)
             replacement = _replacement_name(path.name)
             if len(rest) and not (self.samples_dir / replacement).exists():
@@ -202,10 +256,17 @@ class UserStore:
         return label
 
 
+def is_recording_name(name: str) -> bool:
+    """Return whether `name` is a shard recorded on this device, not imported."""
+    return is_shard_name(name) and f"-{IMPORTED_TAG}-" not in name
+
+
 def _replacement_name(name: str) -> str:
-    family, stamp = name.split("-")[:2]
+    # Keeps everything but the random last part, so the family, time stamp
+    # and import tag survive a rewrite.
+    kept = name[: -len(SHARD_SUFFIX)].rsplit("-", 1)[0]
     digest = hashlib.sha256(name.encode()).hexdigest()[:12]
-    return f"{family}-{stamp}-{digest}{SHARD_SUFFIX}"
+    return f"{kept}-{digest}{SHARD_SUFFIX}"
 
 
 def _replay(samples: Samples | None) -> tuple[np.ndarray | None, list[str]]:
