@@ -121,3 +121,13 @@ def test_oversized_member_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     np.savez_compressed(buffer, **arrays)
     with pytest.raises(DatasetError, match="over the limit"):
         load_shard_bytes(buffer.getvalue(), "<received>")
+
+
+def test_long_label_rejected_not_cut() -> None:
+    with pytest.raises(DatasetError, match="at most 32 characters"):
+        Samples.build("static_single", np.zeros((1, 21, 2)), ["a" * 40], "source")
+
+
+def test_long_source_rejected_not_cut() -> None:
+    with pytest.raises(DatasetError, match="at most 64 characters"):
+        Samples.build("static_single", np.zeros((1, 21, 2)), ["fist"], "s" * 65)

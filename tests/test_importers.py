@@ -186,3 +186,18 @@ def test_video_csv_wrong_header(tmp_path: Path) -> None:
     csv_path.write_text("frame,time,image,hands,fingers\n0,0.0,a.jpg,1,5\n")
     with pytest.raises(DatasetError, match="expected header"):
         video.read_frame_labels(csv_path, photos.PHOTOS_DEFAULT_MAP, video.VideoStats())
+
+
+@pytest.mark.parametrize(
+    ("class_id", "value", "message"),
+    [("0_0", "0.5", "invalid integer"), ("0", "nan", "not finite")],
+)
+def test_keypoint_csv_bad_values_name_line(
+    tmp_path: Path, class_id: str, value: str, message: str
+) -> None:
+    keypoints = tmp_path / "keypoint.csv"
+    keypoints.write_text(",".join([class_id] + [value] * 42) + "\n")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("Open\n")
+    with pytest.raises(DatasetError, match=f"{keypoints}:1: .*{message}"):
+        kinivi.import_keypoints(keypoints, labels, kinivi.KEYPOINT_DEFAULT_MAP)

@@ -128,8 +128,10 @@ class Samples:
             timestamps = np.zeros(n, dtype=np.float64)
         if point_mask is None:
             point_mask = np.ones(NUM_LANDMARKS, dtype=bool)
-        labels_array = np.asarray(labels, dtype=f"<U{LABEL_MAX_LENGTH}")
-        sources_array = np.asarray(sources, dtype=f"<U{SOURCE_MAX_LENGTH}")
+        # Fixed-width unicode dtypes cut longer strings silently, so check the
+        # lengths before the cast.
+        labels_array = _fixed_width(labels, LABEL_MAX_LENGTH, "label")
+        sources_array = _fixed_width(sources, SOURCE_MAX_LENGTH, "source id")
         if sources_array.ndim == 0:
             sources_array = np.full(n, sources_array.item(), sources_array.dtype)
         samples = cls(
@@ -243,6 +245,10 @@ class Samples:
                 )
         if n and (np.char.str_len(self.sources) == 0).any():
             raise DatasetError(f"{where}: every sample needs a non-empty source id")
+        if n and (np.char.str_len(self.sources) > SOURCE_MAX_LENGTH).any():
+            raise DatasetError(
+                f"{where}: source ids must have at most {SOURCE_MAX_LENGTH} characters"
+            )
 
     def select(self, mask: np.ndarray) -> Samples:
         """Return the samples where the boolean or index array `mask` selects."""
@@ -270,6 +276,16 @@ _ARRAY_FIELDS = (
     "sources",
     "point_mask",
 )
+
+
+def _fixed_width(values: Any, width: int, what: str) -> np.ndarray:
+    text = np.asarray(values, dtype=str)
+    if text.size and int(np.char.str_len(text).max()) > width:
+        longest = max(text.reshape(-1).tolist(), key=len)
+        raise DatasetError(
+            f"invalid {what} {longest[:40]!r}...: at most {width} characters"
+        )
+    return text.astype(f"<U{width}")
 
 
 def _scalar(arrays: dict[str, np.ndarray], name: str, where: str, kind: Any) -> Any:

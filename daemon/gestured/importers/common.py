@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -85,17 +86,22 @@ def read_csv_rows(
 
 
 def parse_float(value: str, path: Path, line: int) -> float:
+    """Parse a finite number; NaN and infinity name the file and line."""
     try:
-        return float(value)
+        number = float(value)
     except ValueError as exc:
-        raise DatasetError(f"{path}:{line}: invalid number {value!r}") from exc
+        raise DatasetError(f"{path}:{line}: invalid number {value[:40]!r}") from exc
+    if not math.isfinite(number):
+        raise DatasetError(f"{path}:{line}: number {value[:40]!r} is not finite")
+    return number
 
 
 def parse_int(value: str, path: Path, line: int) -> int:
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise DatasetError(f"{path}:{line}: invalid integer {value!r}") from exc
+    """Parse plain decimal digits, unlike int(), which also takes '0_0' or ' 1'."""
+    text = value.strip()
+    if not text.isascii() or not text.isdigit():
+        raise DatasetError(f"{path}:{line}: invalid integer {value[:40]!r}")
+    return int(text)
 
 
 def read_class_names(path: Path) -> list[str]:
