@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
+import socket
 from pathlib import Path
 
 import numpy as np
+from daemon_process import start_daemon
 from gestured.dataset.schema import Samples
 from gestured.user.store import UserStore
 from real_data import REPO, data_root, run_cli
@@ -82,3 +85,42 @@ def test_config_file_names_the_folders(tmp_path):
     result = run_cli("user", "--config", str(config), "refit")
     assert result.returncode == 0, result.stderr
     assert "static_single: palm" in result.stdout
+
+
+def test_running_daemon_loads_cli_changes_on_sighup(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    notify = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(notify))
+        sock.settimeout(60)
+        daemon = start_daemon(
+            data_root() / "handsdataset" / "videos" / "counting-b.mp4",
+            state,
+            "--realtime",
+            env={"NOTIFY_SOCKET": str(notify)},
+        )
+        try:
+            while b"READY=1" not in sock.recv(4096):
+                pass
+            teach(state, "palm", slice(0, 30))
+            refit = run_cli(
+                "user",
+                "refit",
+                "--state-dir",
+                str(state),
+                "--models-dir",
+                str(REPO / "models"),
+            )
+            assert refit.returncode == 0, refit.stderr
+            daemon.send_signal(signal.SIGHUP)
+            while b"RELOADING=1" not in sock.recv(4096):
+                pass
+            while b"READY=1" not in sock.recv(4096):
+                pass
+            daemon.send_signal(signal.SIGTERM)
+            out, err = daemon.communicate(timeout=60)
+        finally:
+            daemon.kill()
+    assert daemon.returncode == 0, err[-2000:]
+    assert "User model for static_single now recognizes ['palm']" in err

@@ -71,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
     for family, background in backgrounds.items():
         model = store.refit(family, background)
         print(f"{family}: {', '.join(model.labels) if model else 'no user model'}")
-    print("restart the daemon (systemctl restart gestured) to use these models")
+    print("a running daemon loads them on SIGHUP (systemctl reload gestured)")
     return 0
 
 

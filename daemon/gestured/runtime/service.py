@@ -151,9 +151,10 @@ def run_daemon(
         daemon.set_smoothing(smoothing_settings(new))
         decider.base_threshold = new.models.base_threshold
         decider.user_threshold = new.models.user_threshold
+        users.load_models()
         logger.info(
-            "Applied thresholds and smoothing from %s; source, model and broker "
-            "changes need a restart",
+            "Applied thresholds and smoothing from %s and reloaded the user "
+            "models; source, model and broker changes need a restart",
             config_path or "defaults",
         )
 

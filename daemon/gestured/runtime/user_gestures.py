@@ -66,16 +66,9 @@ class UserGestures:
         # MQTT 5 properties of pending requests, so that late replies (a
         # finished recording) still reach the request's response topic.
         self._properties: dict[str, Any] = {}
+        self.on_swap: Callable[[], None] | None = None
         self.store = UserStore(Path(config.state_dir))
-        for family in decider.models:
-            try:
-                decider.set_user_model(family, self.store.load_model(family))
-            except ModelError as exc:
-                logger.error(
-                    "Ignoring the %s user model, running on the base model alone: %s",
-                    family,
-                    exc,
-                )
+        self.load_models()
         self.handler = CommandHandler(
             self.store,
             self._reply,
@@ -87,7 +80,29 @@ class UserGestures:
             families=tuple(decider.models),
             motion_threshold=config.user.motion_threshold,
         )
-        self.on_swap: Callable[[], None] | None = None
+
+    def load_models(self) -> None:
+        """Load the saved user model of each family, as `gestured user` left it.
+
+        A corrupt file is logged and that family runs on its base model alone.
+        The load runs on the job worker's lock, so it never reads a model that
+        a training job is writing.
+        """
+        with self._worker.lock:
+            for family in self._decider.models:
+                try:
+                    model = self.store.load_model(family)
+                except ModelError as exc:
+                    logger.error(
+                        "Ignoring the %s user model, running on the base model "
+                        "alone: %s",
+                        family,
+                        exc,
+                    )
+                    model = None
+                self._decider.set_user_model(family, model)
+        if self.on_swap is not None:
+            self.on_swap()
 
     def handle_command(self, name: str, payload: bytes, properties: Any) -> None:
         request_id = _request_id(payload)
