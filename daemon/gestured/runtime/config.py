@@ -12,7 +12,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from gestured.dataset.schema import FAMILIES
 from gestured.errors import ConfigError
@@ -36,6 +36,17 @@ def default_device_id() -> str:
 def _check_name(value: str, key: str, pattern: re.Pattern[str], allowed: str) -> None:
     if not pattern.fullmatch(value):
         raise ConfigError(f"invalid value {value!r} for {key}: expected {allowed}")
+
+
+def _split_url(url: str) -> SplitResult | None:
+    """Split `url`; None when it is malformed or has no host."""
+    try:
+        parts = urlsplit(url)
+        # Reading the port validates it; a bad one would fail later, in use.
+        parts.port  # noqa: B018
+    except ValueError:
+        return None
+    return parts if parts.hostname else None
 
 
 @dataclass(frozen=True)
@@ -69,11 +80,11 @@ class SourceConfig:
                 "a device or file path, or an rtsp://, http:// or https:// URL"
             )
         if "://" in uri:
-            parts = urlsplit(uri)
-            if parts.scheme.lower() not in SOURCE_SCHEMES or not parts.hostname:
+            parts = _split_url(uri)
+            if parts is None or parts.scheme.lower() not in SOURCE_SCHEMES:
                 raise ConfigError(
                     f"invalid URL {uri!r} for source.uri: expected a scheme of "
-                    f"{', '.join(SOURCE_SCHEMES)} and a host"
+                    f"{', '.join(SOURCE_SCHEMES)} and a valid host and port"
                 )
         if self.reopen_max_delay < self.reopen_initial_delay:
             raise ConfigError(
@@ -274,8 +285,8 @@ class UpdateConfig:
     def __post_init__(self) -> None:
         check_settings(self, "update")
         if self.url:
-            parts = urlsplit(self.url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            parts = _split_url(self.url)
+            if parts is None or parts.scheme not in ("http", "https"):
                 raise ConfigError(
                     f"invalid value {self.url!r} for update.url: expected an "
                     'http:// or https:// URL, or "" to turn updates off'
