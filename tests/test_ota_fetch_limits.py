@@ -120,6 +120,20 @@ class _Redirect(http.server.BaseHTTPRequestHandler):
         self.end_headers()
 
 
+def test_redirect_to_ftp_is_a_clean_fetch_error() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirect)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/manifest.json"
+        with pytest.raises(FetchError, match="refused redirect to 'ftp://127"):
+            get_bytes(url, 1024, TIMEOUTS)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
 def test_normal_download_still_works(tmp_path: Path) -> None:
     body = bytes(range(256)) * 1000
 

@@ -40,7 +40,13 @@ def check_url(url: str) -> str:
 class _RedirectHandler(urllib.request.HTTPRedirectHandler):
     # urllib would also follow a redirect to ftp://.
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
-        check_url(newurl)
+        try:
+            check_url(newurl)
+        except ValueError:
+            fp.close()
+            raise FetchError(
+                f"{req.full_url}: refused redirect to {newurl!r}, not http(s)"
+            ) from None
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
