@@ -274,7 +274,7 @@ class UpdateConfig:
     interval_days: float = setting(30.0, "float", minimum=0.001, maximum=365)
     #: Random extra delay up to this many hours, so devices do not check at once.
     jitter_hours: float = setting(12.0, "float", minimum=0, maximum=720)
-    #: Largest update bundle in bytes that is downloaded.
+    #: Largest update bundle in bytes: all its files and manifest together.
     max_bundle_bytes: int = setting(
         64 * 1024 * 1024, "int", minimum=1024, maximum=2**31
     )
