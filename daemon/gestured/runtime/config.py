@@ -64,6 +64,9 @@ class SourceConfig:
     height: int = setting(480, "int", minimum=0, maximum=8192)
     #: Frame rate to request from a camera; 0 keeps the camera's.
     fps: int = setting(0, "int", minimum=0, maximum=240)
+    #: Longest frame side in pixels; larger frames from any source are
+    #: downscaled right after decoding.
+    max_side: int = setting(1920, "int", minimum=160, maximum=16384)
     #: True when frames are mirror images, as from most selfie webcams.
     mirrored: bool = setting(False, "bool")
     #: Seconds before the first attempt to reopen a failed source.
