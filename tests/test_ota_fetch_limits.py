@@ -126,7 +126,7 @@ def test_redirect_to_ftp_is_a_clean_fetch_error() -> None:
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/manifest.json"
-        with pytest.raises(FetchError, match="refused redirect to 'ftp://127"):
+        with pytest.raises(FetchError, match="rejected redirect to 'ftp://127"):
             get_bytes(url, 1024, TIMEOUTS)
     finally:
         server.shutdown()

@@ -45,7 +45,7 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
         except ValueError:
             fp.close()
             raise FetchError(
-                f"{req.full_url}: refused redirect to {newurl!r}, not http(s)"
+                f"{req.full_url}: rejected redirect to {newurl!r}, not http(s)"
             ) from None
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 

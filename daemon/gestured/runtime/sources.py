@@ -189,10 +189,10 @@ class FrameSource:
 
         A stream or file chooses its own frame size, and hand tracking gains
         nothing from more than about 1080p, while each queued 12000x12000
-        frame holds 430 MB.
+        frame takes 430 MB.
         NOTE: this runs after OpenCV's FFmpeg decoder has built the full-size
         frame, so one oversized frame is still allocated (plus the decoder's
-        own buffers) before it is shrunk; only refusing such a stream would
+        own buffers) before it is shrunk; only rejecting such a stream would
         avoid that, and OpenCV offers no size limit on its decoder.
         """
         import cv2

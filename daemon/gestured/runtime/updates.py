@@ -146,7 +146,7 @@ class ModelUpdates:
             busy = self._pending
             self._pending = True
         if busy:
-            logger.info("Update check already queued or running, command refused")
+            logger.info("Update check already queued or running, command rejected")
             self.link.reply(
                 command.request_id,
                 False,
