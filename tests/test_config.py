@@ -46,6 +46,7 @@ def test_defaults_are_sensible() -> None:
     assert config.models.base_threshold == 0.7
     assert config.models.user_threshold == 0.85
     assert config.smoothing.stable_seconds == 0.5
+    assert config.source.max_side == 1920
     assert config.update.url == ""
     assert config.update.interval_days == 30
     assert config.user.share_samples is False
@@ -150,6 +151,7 @@ BAD_CASES = [
     ('[source]\nuri = "ftp://cam/x"\n', {}, "source.uri", "rtsp"),
     ('[source]\nuri = ""\n', {}, "source.uri", "camera index"),
     ("[source]\nwidth = -1\n", {}, "source.width", "from 0 to 8192"),
+    ("[source]\nmax_side = 0\n", {}, "source.max_side", "from 160 to 16384"),
     (
         "[source]\nreopen_initial_delay = 5.0\nreopen_max_delay = 1.0\n",
         {},
@@ -176,6 +178,10 @@ BAD_CASES = [
     ('[update]\nurl = "https://u.example"\n', {}, "update.public_key", "empty"),
     ("[update]\ninterval_days = 0\n", {}, "update.interval_days", "from 0.001"),
     ("[user]\nshare_samples = 1\n", {}, "user.share_samples", "true or false"),
+    (None, {"update.url": "http://[::1"}, "update.url", "http"),
+    (None, {"update.url": "http://h:port/"}, "update.url", "http"),
+    (None, {"source.uri": "rtsp://[zz"}, "source.uri", "rtsp"),
+    (None, {"source.uri": "rtsp://[zz]/x"}, "source.uri", "rtsp"),
     (None, {"mqtt.port": "eighty"}, "mqtt.port", "an integer"),
     (None, {"mqtt.tls": "maybe"}, "mqtt.tls", "true or false"),
     (None, {"smoothing.window": "1.5"}, "smoothing.window", "an integer"),

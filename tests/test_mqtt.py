@@ -351,3 +351,34 @@ def test_missing_password_file(tmp_path: Path) -> None:
     link = MqttLink(config, DEVICE)
     with pytest.raises(ConfigError, match="mqtt.password_file"):
         link.start()
+
+
+def test_retained_commands_are_ignored(
+    mosquitto: Broker,
+    links: Callable[..., MqttLink],
+    observers: Callable[..., Observer],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A retained command would otherwise run again on every (re)connect.
+    observer = observers(mosquitto)
+    base = f"gestured/{DEVICE}/cmd"
+    observer.publish(f"{base}/delete", b'{"label": "rock"}', retain=True)
+    observer.publish(f"{base}/update", b"{}", retain=True)
+    link = links(make_config(mosquitto))
+    seen: list[str] = []
+    link.on_command(lambda name, payload, props: seen.append(name))
+    caplog.set_level("DEBUG", logger="gestured.runtime.mqtt")
+    link.start()
+    assert link.wait_connected(10)
+    observer.publish(f"{base}/ping", b"{}")
+    wait_until(lambda: "ping" in seen)
+    # A live command published with the retain flag still runs once: the
+    # broker clears the flag for subscribers that are already connected.
+    observer.publish(f"{base}/live", b"{}", retain=True)
+    wait_until(lambda: "live" in seen)
+    assert seen == ["ping", "live"]
+    warnings = [r for r in caplog.records if "retained command" in r.getMessage()]
+    assert [r.levelname for r in warnings] == ["WARNING", "DEBUG"]
+    assert "cmd/delete" in caplog.text and "cmd/update" in caplog.text
+    for name in ("delete", "update", "live"):
+        observer.publish(f"{base}/{name}", b"", retain=True)

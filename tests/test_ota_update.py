@@ -252,6 +252,24 @@ def test_file_over_size_limit_not_downloaded(tmp_path, www, keypair, models, cap
     assert requested == 0
 
 
+def test_bundle_over_size_limit_not_downloaded(tmp_path, www, keypair, models, caplog):
+    # Every file fits the limit on its own; together with the manifest they
+    # do not, and the limit is for the whole bundle.
+    publish_bundle(models["v1"], keypair[0], www, 1)
+    files = [
+        p for p in www.iterdir() if p.name not in ("manifest.json", "manifest.sig")
+    ]
+    sizes = [p.stat().st_size for p in files]
+    total = sum(sizes) + (www / "manifest.json").stat().st_size
+    assert len(files) > 1 and max(sizes) < total - 1
+    with serve_folder(www) as server:
+        device = _device(tmp_path, server, keypair, models, max_bundle_bytes=total - 1)
+        result = device.updater.check_now()
+        requested = sum(server.requests[p.name] for p in files)
+    _assert_refused(device, result, caplog, "exceeds max_bundle_bytes")
+    assert requested == 0
+
+
 def test_equal_or_older_version_ignored(tmp_path, www, keypair, models, caplog):
     publish_bundle(models["v1"], keypair[0], www, 3)
     caplog.set_level(logging.INFO)

@@ -245,3 +245,46 @@ def test_rtsp_source_reopens_after_relay_restart(caplog):
         relay.stop()
     assert len(frames) > before
     assert any("Reopening stream source" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+def test_huge_stream_frames_are_downscaled(tmp_path, caplog):
+    # A stream picks its own frame size; a camera's width/height do not apply.
+    picture = tmp_path / "huge.jpg"
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi"]
+        + ["-i", "testsrc2=size=4000x3000", "-frames:v", "1", str(picture)],
+        check=True,
+        timeout=60,
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-loop", "1"]
+        + ["-framerate", "4", "-i", str(picture), "-c:v", "copy", "-f", "mpjpeg"]
+        + ["-listen", "1", f"http://127.0.0.1:{port}/cam.mjpg"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    source = FrameSource(f"http://127.0.0.1:{port}/cam.mjpg", max_side=800)
+    shapes: list[tuple[int, ...]] = []
+
+    def got_frames() -> bool:
+        frame = source.read(0.5)
+        if frame is not None:
+            shapes.append(frame.image.shape)
+        return len(shapes) >= 3
+
+    try:
+        time.sleep(0.5)  # ffmpeg needs a moment before it listens
+        source.open()
+        wait_until(got_frames, 40, "three stream frames")
+    finally:
+        source.close()
+        server.kill()
+        server.wait(timeout=10)
+    assert set(shapes) == {(600, 800, 3)}
+    lines = [r.getMessage() for r in caplog.records if "downscaling" in r.getMessage()]
+    assert lines == [
+        f"Frames of http://127.0.0.1:{port}/cam.mjpg are 4000x3000, "
+        "downscaling to 800x600 (source.max_side 800)"
+    ]

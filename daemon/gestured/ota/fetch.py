@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
 import logging
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from gestured.ota.deadline import Deadline, deadline_handlers
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +40,14 @@ def check_url(url: str) -> str:
 class _RedirectHandler(urllib.request.HTTPRedirectHandler):
     # urllib would also follow a redirect to ftp://.
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
-        check_url(newurl)
+        try:
+            check_url(newurl)
+        except ValueError:
+            fp.close()
+            raise FetchError(
+                f"{req.full_url}: rejected redirect to {newurl!r}, not http(s)"
+            ) from None
         return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-_OPENER = urllib.request.build_opener(_RedirectHandler())
 
 
 @dataclass
@@ -60,32 +65,45 @@ class Response:
     etag: str | None
 
 
-def _open(url: str, timeouts: Timeouts, headers: dict[str, str]) -> Any:
+def _open(url: str, timeouts: Timeouts, headers: dict[str, str]) -> Opened:
     check_url(url)
     request = urllib.request.Request(url, headers=headers)
+    deadline = Deadline(timeouts.total, timeouts.read)
+    opener = urllib.request.build_opener(_RedirectHandler, *deadline_handlers(deadline))
+    deadline.start()
     try:
-        # urllib has one timeout for connect and each read: open with the
-        # connect timeout, then set the read timeout on the socket.
-        response = _OPENER.open(request, timeout=timeouts.connect)
+        # The connect timeout bounds connecting; the connections switch to
+        # the read timeout for the headers, and the deadline bounds it all.
+        response = opener.open(request, timeout=timeouts.connect)
     except urllib.error.HTTPError as exc:
-        if exc.code == 304:
-            exc.close()
-            raise NotModified(url) from None
+        deadline.cancel()
         exc.close()
+        if exc.code == 304:
+            raise NotModified(url) from None
         raise FetchError(f"{url}: HTTP {exc.code} {exc.reason}") from None
-    except urllib.error.URLError as exc:
-        raise FetchError(f"{url}: {exc.reason}") from None
-    except (TimeoutError, OSError) as exc:
-        raise FetchError(f"{url}: {exc or type(exc).__name__}") from None
-    _set_read_timeout(response, timeouts.read)
-    return response
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        deadline.cancel()
+        if deadline.expired:
+            raise FetchError(f"{url}: no answer within {timeouts.total:g} s") from None
+        reason = getattr(exc, "reason", None) or exc or type(exc).__name__
+        raise FetchError(f"{url}: {reason}") from None
+    except BaseException:
+        deadline.cancel()
+        raise
+    return Opened(response, deadline)
+
+
+@dataclass
+class Opened:
+    response: Any
+    deadline: Deadline
 
 
 def _set_read_timeout(response: Any, seconds: float) -> None:
     raw = getattr(getattr(response, "fp", None), "raw", None)
     sock = getattr(raw, "_sock", None)
     if sock is not None:
-        sock.settimeout(seconds)
+        sock.settimeout(max(seconds, 0.001))
 
 
 class _Sink(Protocol):
@@ -93,33 +111,44 @@ class _Sink(Protocol):
 
 
 def _stream(
-    url: str, response: Any, sink: _Sink, limit: int, timeouts: Timeouts
+    url: str, opened: Opened, sink: _Sink, limit: int, timeouts: Timeouts
 ) -> int:
     """Copy the body to `sink`, cutting it past `limit` bytes or the total timeout."""
-    declared = response.headers.get("Content-Length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise FetchError(f"{url}: Content-Length {declared} exceeds {limit} bytes")
-    deadline = time.monotonic() + timeouts.total
+    response, deadline = opened.response, opened.deadline
     received = 0
     try:
+        declared = response.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise FetchError(f"{url}: Content-Length {declared} exceeds {limit} bytes")
         while True:
-            chunk = response.read(min(CHUNK_BYTES, limit + 1 - received))
+            remaining = deadline.remaining()
+            if remaining <= 0:
+                raise FetchError(f"{url}: download took over {timeouts.total:g} s")
+            # read1 returns whatever one receive brings, so a slow server
+            # cannot hold a read past the deadline while a chunk fills up.
+            _set_read_timeout(response, min(timeouts.read, remaining))
+            chunk = response.read1(min(CHUNK_BYTES, limit + 1 - received))
             if not chunk:
                 break
             received += len(chunk)
             if received > limit:
                 raise FetchError(f"{url}: body exceeds {limit} bytes, cut off")
             sink.write(chunk)
-            if time.monotonic() > deadline:
-                raise FetchError(f"{url}: download took over {timeouts.total:g} s")
-    except (TimeoutError, OSError) as exc:
-        raise FetchError(f"{url}: read failed ({exc or 'timed out'})") from None
-    except Exception as exc:  # http.client.IncompleteRead and kin
-        if isinstance(exc, FetchError):
-            raise
-        raise FetchError(f"{url}: read failed ({type(exc).__name__}: {exc})") from None
+    except FetchError:
+        raise
+    except Exception as exc:  # timeouts, http.client.IncompleteRead and kin
+        if deadline.expired or deadline.remaining() <= 0:
+            raise FetchError(
+                f"{url}: download took over {timeouts.total:g} s"
+            ) from None
+        detail = str(exc) or type(exc).__name__
+        raise FetchError(f"{url}: read failed ({detail})") from None
     finally:
+        deadline.cancel()
         response.close()
+    if deadline.expired:
+        # The deadline shut the socket, which reads as a clean end of body.
+        raise FetchError(f"{url}: download took over {timeouts.total:g} s")
     return received
 
 
@@ -128,11 +157,11 @@ def get_bytes(
 ) -> Response:
     """GET a small resource into memory; with `etag`, raise NotModified on 304."""
     headers = {"If-None-Match": etag} if etag else {}
-    response = _open(url, timeouts, headers)
-    etag_out = response.headers.get("ETag")
+    opened = _open(url, timeouts, headers)
+    etag_out = opened.response.headers.get("ETag")
 
     buffer = io.BytesIO()
-    _stream(url, response, buffer, limit, timeouts)
+    _stream(url, opened, buffer, limit, timeouts)
     return Response(buffer.getvalue(), etag_out)
 
 
@@ -153,10 +182,15 @@ class _HashingFile:
 
 def download(url: str, path: Path, size: int, sha256: str, timeouts: Timeouts) -> None:
     """Download exactly `size` bytes with the given sha256 into `path`."""
-    response = _open(url, timeouts, {})
-    sink = _HashingFile(Path(path))
+    opened = _open(url, timeouts, {})
     try:
-        received = _stream(url, response, sink, size, timeouts)
+        sink = _HashingFile(Path(path))
+    except BaseException:
+        opened.deadline.cancel()
+        opened.response.close()
+        raise
+    try:
+        received = _stream(url, opened, sink, size, timeouts)
     finally:
         sink.close()
     digest = sink.digest

@@ -205,13 +205,16 @@ class Updater:
 
     def _stage(self, manifest: BundleManifest, signature: bytes) -> Path:
         """Download and validate every file into a staging folder."""
-        for entry in manifest.families.values():
-            for item in entry.files:
-                if item.size > self.max_bundle_bytes:
-                    raise UpdateRejected(
-                        f"{item.name}: {item.size} bytes exceeds max_bundle_bytes "
-                        f"{self.max_bundle_bytes}"
-                    )
+        # The limit is for the whole bundle: checked before the first
+        # download, so a bundle of many files that each fit is refused too.
+        total = len(manifest.raw) + sum(
+            item.size for entry in manifest.families.values() for item in entry.files
+        )
+        if total > self.max_bundle_bytes:
+            raise UpdateRejected(
+                f"bundle of {total} bytes exceeds max_bundle_bytes "
+                f"{self.max_bundle_bytes}"
+            )
         staging = self.store.staging_dir()
         try:
             for family, entry in manifest.families.items():

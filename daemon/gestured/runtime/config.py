@@ -12,7 +12,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from gestured.dataset.schema import FAMILIES
 from gestured.errors import ConfigError
@@ -38,6 +38,17 @@ def _check_name(value: str, key: str, pattern: re.Pattern[str], allowed: str) ->
         raise ConfigError(f"invalid value {value!r} for {key}: expected {allowed}")
 
 
+def _split_url(url: str) -> SplitResult | None:
+    """Split `url`; None when it is malformed or has no host."""
+    try:
+        parts = urlsplit(url)
+        # Reading the port validates it; a bad one would fail later, in use.
+        parts.port  # noqa: B018
+    except ValueError:
+        return None
+    return parts if parts.hostname else None
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """[source]: where frames come from."""
@@ -53,6 +64,9 @@ class SourceConfig:
     height: int = setting(480, "int", minimum=0, maximum=8192)
     #: Frame rate to request from a camera; 0 keeps the camera's.
     fps: int = setting(0, "int", minimum=0, maximum=240)
+    #: Longest frame side in pixels; larger frames from any source are
+    #: downscaled right after decoding.
+    max_side: int = setting(1920, "int", minimum=160, maximum=16384)
     #: True when frames are mirror images, as from most selfie webcams.
     mirrored: bool = setting(False, "bool")
     #: Seconds before the first attempt to reopen a failed source.
@@ -69,11 +83,11 @@ class SourceConfig:
                 "a device or file path, or an rtsp://, http:// or https:// URL"
             )
         if "://" in uri:
-            parts = urlsplit(uri)
-            if parts.scheme.lower() not in SOURCE_SCHEMES or not parts.hostname:
+            parts = _split_url(uri)
+            if parts is None or parts.scheme.lower() not in SOURCE_SCHEMES:
                 raise ConfigError(
                     f"invalid URL {uri!r} for source.uri: expected a scheme of "
-                    f"{', '.join(SOURCE_SCHEMES)} and a host"
+                    f"{', '.join(SOURCE_SCHEMES)} and a valid host and port"
                 )
         if self.reopen_max_delay < self.reopen_initial_delay:
             raise ConfigError(
@@ -263,7 +277,7 @@ class UpdateConfig:
     interval_days: float = setting(30.0, "float", minimum=0.001, maximum=365)
     #: Random extra delay up to this many hours, so devices do not check at once.
     jitter_hours: float = setting(12.0, "float", minimum=0, maximum=720)
-    #: Largest update bundle in bytes that is downloaded.
+    #: Largest update bundle in bytes: all its files and manifest together.
     max_bundle_bytes: int = setting(
         64 * 1024 * 1024, "int", minimum=1024, maximum=2**31
     )
@@ -274,8 +288,8 @@ class UpdateConfig:
     def __post_init__(self) -> None:
         check_settings(self, "update")
         if self.url:
-            parts = urlsplit(self.url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            parts = _split_url(self.url)
+            if parts is None or parts.scheme not in ("http", "https"):
                 raise ConfigError(
                     f"invalid value {self.url!r} for update.url: expected an "
                     'http:// or https:// URL, or "" to turn updates off'

@@ -80,6 +80,7 @@ class MqttLink:
         self._failures = 0
         self._fallback_events = 0
         self._dropped_inbound = 0
+        self._retained_commands = 0
         self._command_callback: CommandCallback | None = None
         self._handlers: dict[str, MessageHandler] = {}
         self._connect_handlers: list[Callable[[], None]] = []
@@ -236,7 +237,8 @@ class MqttLink:
         """Call `callback(name, payload, properties)` for each <base>/cmd/<name>.
 
         The callback runs on paho's network thread and must return quickly;
-        long work belongs on a worker thread. Payloads over 16 KiB are dropped.
+        long work belongs on a worker thread. Payloads over 16 KiB and retained
+        commands, which the broker replays on every connect, are dropped.
         """
         self._command_callback = callback
         self.subscribe(self.command_filter, self._handle_command)
@@ -283,6 +285,9 @@ class MqttLink:
         self._client.publish(response_topic, payload, self.config.qos, properties=out)
 
     def _handle_command(self, msg: mqtt.MQTTMessage) -> None:
+        if msg.retain:
+            self._ignore_retained(msg.topic)
+            return
         name = msg.topic.rsplit("/", 1)[-1]
         if not LABEL_PATTERN.fullmatch(name):
             logger.warning("ignoring command with invalid name on %s", msg.topic)
@@ -295,6 +300,20 @@ class MqttLink:
             callback(name, bytes(msg.payload), properties)
         except Exception:
             logger.exception("command %s failed in its callback", name)
+
+    def _ignore_retained(self, topic: str) -> None:
+        # The broker replays a retained command on every subscribe, so running
+        # it would repeat a delete or an update on each reconnect. A command
+        # published live with the retain flag arrives without it and runs once.
+        self._retained_commands += 1
+        level = logging.WARNING if self._retained_commands == 1 else logging.DEBUG
+        logger.log(
+            level,
+            "ignoring retained command on %s (%d so far); clear it with an empty "
+            "retained message",
+            topic,
+            self._retained_commands,
+        )
 
     # paho callbacks, run on the network thread -------------------------------
 

@@ -54,6 +54,7 @@ def frame_source(config: Config) -> FrameSource:
         fps=source.fps,
         reopen_initial_delay=source.reopen_initial_delay,
         reopen_max_delay=source.reopen_max_delay,
+        max_side=source.max_side,
     )
 
 

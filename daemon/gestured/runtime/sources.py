@@ -95,6 +95,7 @@ class FrameSource:
         fps: float = 0.0,
         reopen_initial_delay: float = 0.5,
         reopen_max_delay: float = 30.0,
+        max_side: int = 1920,
     ) -> None:
         self.uri = uri
         self.kind = source_kind(uri)
@@ -105,6 +106,10 @@ class FrameSource:
         self._settings = {"width": width, "height": height, "fps": fps}
         self._initial_delay = reopen_initial_delay
         self._max_delay = reopen_max_delay
+        if max_side < 1:
+            raise ValueError(f"max_side must be positive, got {max_side}")
+        self._max_side = max_side
+        self._downscaled = 0
         self._condition = threading.Condition()
         self._latest: Frame | None = None
         self._finished = False
@@ -179,6 +184,38 @@ class FrameSource:
             self.frames_read += 1
             self._condition.notify_all()
 
+    def _fit(self, image: np.ndarray) -> np.ndarray:
+        """Downscale `image` so its long side is at most max_side.
+
+        A stream or file chooses its own frame size, and hand tracking gains
+        nothing from more than about 1080p, while each queued 12000x12000
+        frame takes 430 MB.
+        NOTE: this runs after OpenCV's FFmpeg decoder has built the full-size
+        frame, so one oversized frame is still allocated (plus the decoder's
+        own buffers) before it is shrunk; only rejecting such a stream would
+        avoid that, and OpenCV offers no size limit on its decoder.
+        """
+        import cv2
+
+        height, width = image.shape[:2]
+        side = max(height, width)
+        if side <= self._max_side:
+            return image
+        scale = self._max_side / side
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        self._downscaled += 1
+        if self._downscaled == 1:
+            logger.warning(
+                "Frames of %s are %dx%d, downscaling to %dx%d (source.max_side %d)",
+                self.uri,
+                width,
+                height,
+                size[0],
+                size[1],
+                self._max_side,
+            )
+        return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
     def _finish(self) -> None:
         with self._condition:
             self._finished = True
@@ -203,6 +240,8 @@ class FrameSource:
             while not self._stop.is_set():
                 begin = time.perf_counter()
                 ok, image = capture.read()
+                if ok:
+                    image = self._fit(image)
                 decode = time.perf_counter() - begin
                 if not ok:
                     logger.info("End of video file %s after %d frames", self.uri, index)
@@ -241,6 +280,8 @@ class FrameSource:
                 self._note_opened(capture)
             begin = time.perf_counter()
             ok, image = capture.read()
+            if ok:
+                image = self._fit(image)
             decode = time.perf_counter() - begin
             if not ok:
                 logger.warning("Lost %s source %s, reopening", self.kind, self.uri)

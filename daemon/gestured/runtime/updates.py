@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from gestured.dataset.schema import FAMILIES
 from gestured.errors import ModelError
 from gestured.ota.keys import load_public_key
 from gestured.ota.store import ModelStore
-from gestured.ota.updater import INSTALLED, NOT_MODIFIED, UP_TO_DATE, Updater
+from gestured.ota.updater import BUSY, INSTALLED, NOT_MODIFIED, UP_TO_DATE, Updater
 from gestured.runtime.config import Config
 from gestured.runtime.daemon import Daemon, build_recognizer
 from gestured.runtime.decision import HybridDecider
@@ -88,6 +89,8 @@ class ModelUpdates:
         self._after_swap: Callable[[Path], None] | None = None
         self._submit: Callable[[Callable[[], None]], None] | None = None
         self._mark = (0, 0)
+        self._pending_lock = threading.Lock()
+        self._pending = False
 
     def prepare(self) -> Path:
         """Finish or undo an interrupted update; return the model folder to load."""
@@ -124,7 +127,11 @@ class ModelUpdates:
     # cmd/update ------------------------------------------------------------
 
     def handle_command(self, payload: bytes, properties: Any) -> None:
-        """Validate cmd/update on paho's thread; the check runs on the job worker."""
+        """Validate cmd/update on paho's thread; the check runs on the job worker.
+
+        While a check is queued or running, the command is answered at once
+        with status "busy" instead of queueing another check.
+        """
         try:
             command = parse_command("update", payload)
         except CommandError as exc:
@@ -132,10 +139,37 @@ class ModelUpdates:
             self.link.reply(exc.request_id, False, str(exc), {}, properties)
             return
         assert self._submit is not None, "attach() first"
-        self._submit(lambda: self._check(command.request_id, properties))
+        # One check at a time is queued or running: each can take minutes
+        # against a slow server, and a burst of commands would otherwise
+        # hold the job worker, and the recordings behind it, for hours.
+        with self._pending_lock:
+            busy = self._pending
+            self._pending = True
+        if busy:
+            logger.info("Update check already queued or running, command rejected")
+            self.link.reply(
+                command.request_id,
+                False,
+                "an update check is already queued or running",
+                {"status": BUSY, "version": self.store.current_version(), "reason": ""},
+                properties,
+            )
+            return
+        try:
+            self._submit(lambda: self._check(command.request_id, properties))
+        except BaseException:
+            self._clear_pending()
+            raise
+
+    def _clear_pending(self) -> None:
+        with self._pending_lock:
+            self._pending = False
 
     def _check(self, request_id: str, properties: Any) -> None:
-        result = self.updater.check_now()
+        try:
+            result = self.updater.check_now()
+        finally:
+            self._clear_pending()
         message = result.status + (f": {result.reason}" if result.reason else "")
         data = {
             "status": result.status,
