@@ -370,6 +370,13 @@ def test_retained_commands_are_ignored(
     caplog.set_level("DEBUG", logger="gestured.runtime.mqtt")
     link.start()
     assert link.wait_connected(10)
+
+    def retained_logged() -> int:
+        return sum("retained command" in r.getMessage() for r in caplog.records)
+
+    # Both retained commands arriving proves the subscription is active, so
+    # the live command below cannot be published before it.
+    wait_until(lambda: retained_logged() == 2)
     observer.publish(f"{base}/ping", b"{}")
     wait_until(lambda: "ping" in seen)
     # A live command published with the retain flag still runs once: the
