@@ -49,8 +49,13 @@ def test_counting_b_matches_ground_truth(mosquitto, tmp_path):
             lambda m: m.topic == "gestured/e2e/status" and m.payload == b"offline"
         )
         events = gesture_events(observer)
+        model_status = json.loads(observer.on_topic("gestured/e2e/model")[-1].payload)
     finally:
         observer.close()
+    # Without updates the retained status has the fields it has with them.
+    assert model_status["version"] is None
+    assert model_status["previous"] is None
+    assert list(model_status["families"]) == ["static_single"]
     score = score_events(
         [(event["frame"], event["gesture"]) for event in events],
         read_segments(video("counting-b.csv")),

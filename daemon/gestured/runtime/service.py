@@ -18,7 +18,7 @@ from gestured.runtime.mqtt import MqttLink
 from gestured.runtime.notify import Notifier
 from gestured.runtime.smoothing import SmoothingSettings
 from gestured.runtime.sources import FrameSource
-from gestured.runtime.updates import ModelUpdates
+from gestured.runtime.updates import ModelUpdates, model_versions
 from gestured.runtime.user_gestures import JobWorker, UserGestures
 
 logger = logging.getLogger(__name__)
@@ -136,8 +136,13 @@ def run_daemon(
         if updates is not None:
             link.publish_retained("model", updates.status_payload())
             return
-        versions = {family: model.version for family, model in decider.models.items()}
-        link.publish_retained("model", json.dumps(versions, sort_keys=True))
+        # The same fields as with updates on, so that consumers parse one shape.
+        status = {
+            "version": None,
+            "previous": None,
+            "families": model_versions(decider),
+        }
+        link.publish_retained("model", json.dumps(status, sort_keys=True))
 
     users.on_swap = announce
     if updates is not None:

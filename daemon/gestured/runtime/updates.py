@@ -186,13 +186,11 @@ class ModelUpdates:
         self.link.publish_retained("model", self._with_families(payload))
 
     def _with_families(self, payload: bytes) -> bytes:
-        # Version 0 (the packaged set) has no bundle record to name its
-        # family versions; the running models know them.
+        # The running models name the families, as without updates: version 0
+        # has no bundle record, and a record also lists untrained families.
         status = json.loads(payload)
-        if not status.get("families") and self._decider is not None:
-            status["families"] = {
-                family: model.version for family, model in self._decider.models.items()
-            }
+        if self._decider is not None:
+            status["families"] = model_versions(self._decider)
         return json.dumps(status, sort_keys=True).encode()
 
     def _healthy(self) -> bool:
@@ -209,7 +207,10 @@ class ModelUpdates:
         """Load and swap in the set in `folder`; raising makes the updater roll back."""
         daemon, decider = self._daemon, self._decider
         if daemon is None or decider is None:
-            raise RuntimeError("model swap before the daemon was attached")
+            # recover() at start can roll back before any model is loaded, and
+            # the daemon then loads the store's current set, so nothing to swap.
+            logger.debug("Model set %s becomes current before the daemon runs", folder)
+            return
         models = self._load(folder)
         old = daemon.recognizer
         tracker = old.tracker
@@ -255,6 +256,11 @@ class ModelUpdates:
             self.config.landmarks.second_hand_probe_interval,
             decider,
         )
+
+
+def model_versions(decider: HybridDecider) -> dict[str, str]:
+    """Return the version of each loaded base model, keyed by family."""
+    return {family: model.version for family, model in decider.models.items()}
 
 
 def _max_hands(models: dict[str, BaseModel]) -> int:
