@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Broker
+from conftest import Broker, free_port
 from gestured.errors import ConfigError
 from gestured.runtime.config import MqttConfig
 from gestured.runtime.events import GestureEvent
@@ -389,3 +389,39 @@ def test_retained_commands_are_ignored(
     assert "cmd/delete" in caplog.text and "cmd/update" in caplog.text
     for name in ("delete", "update", "live"):
         observer.publish(f"{base}/{name}", b"", retain=True)
+
+
+def test_duplicate_client_id_is_named(
+    mosquitto: Broker,
+    links: Callable[..., MqttLink],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("WARNING", logger="gestured.runtime.mqtt")
+    first = links(make_config(mosquitto))
+    second = links(make_config(mosquitto))
+    first.start()
+    assert first.wait_connected(10)
+    second.start()
+
+    def hinted() -> bool:
+        return "another client using this client id" in caplog.text
+
+    wait_until(hinted, timeout=60)
+    assert f"gestured-{DEVICE}" in caplog.text
+
+
+def test_connect_failure_names_next_delay(
+    links: Callable[..., MqttLink], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="gestured.runtime.mqtt")
+    closed = MqttConfig(
+        host="127.0.0.1",
+        port=free_port(),
+        reconnect_min_delay=1,
+        reconnect_max_delay=4,
+    )
+    link = links(closed)
+    link.start()
+    wait_until(lambda: "attempt 2" in caplog.text, timeout=30)
+    assert "(attempt 1), next attempt in about 1 s" in caplog.text
+    assert "(attempt 2), next attempt in about 2 s" in caplog.text

@@ -22,6 +22,7 @@ import logging
 import re
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -43,6 +44,8 @@ MAX_RESPONSE_TOPIC_LENGTH = 1024
 # comes back late does not act on a stale gesture.
 EVENT_EXPIRY_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 5.0
+SHORT_SESSION_SECONDS = 5
+SHORT_SESSIONS_BEFORE_HINT = 3
 
 CommandCallback = Callable[[str, bytes, Properties | None], None]
 MessageHandler = Callable[[mqtt.MQTTMessage], None]
@@ -78,6 +81,8 @@ class MqttLink:
         self._stopping = False
         self._started = False
         self._failures = 0
+        self._connected_at = 0.0
+        self._short_sessions = 0
         self._fallback_events = 0
         self._dropped_inbound = 0
         self._retained_commands = 0
@@ -327,6 +332,7 @@ class MqttLink:
             )
             return
         self._failures = 0
+        self._connected_at = time.monotonic()
         self._connected.set()
         with self._lock:
             if self._fallback_events:
@@ -352,12 +358,19 @@ class MqttLink:
 
     def _on_connect_fail(self, client, userdata) -> None:  # type: ignore[no-untyped-def]
         self._failures += 1
+        # paho doubles its wait after each failure, from the minimum delay up
+        # to the maximum.
+        delay = min(
+            self.config.reconnect_min_delay * 2 ** (self._failures - 1),
+            self.config.reconnect_max_delay,
+        )
         logger.warning(
-            "cannot reach MQTT broker %s as %s (attempt %d), retrying within %d s",
+            "cannot reach MQTT broker %s as %s (attempt %d), next attempt in "
+            "about %d s",
             self.broker,
             self.client_id,
             self._failures,
-            self.config.reconnect_max_delay,
+            delay,
         )
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:  # type: ignore[no-untyped-def]
@@ -372,6 +385,7 @@ class MqttLink:
                 self.broker,
                 reason_code,
             )
+            self._note_session_length()
         else:
             self._failures += 1
             logger.warning(
@@ -380,6 +394,23 @@ class MqttLink:
                 self.broker,
                 reason_code,
                 self._failures,
+            )
+
+    def _note_session_length(self) -> None:
+        # A broker drops the older of two connections with one client id, so
+        # two daemons with the same device_id knock each other off in turns.
+        if time.monotonic() - self._connected_at < SHORT_SESSION_SECONDS:
+            self._short_sessions += 1
+        else:
+            self._short_sessions = 0
+        if self._short_sessions == SHORT_SESSIONS_BEFORE_HINT:
+            logger.warning(
+                "connection to %s as %s dropped %d times within %d s of connecting; "
+                "is another client using this client id (same device_id)?",
+                self.broker,
+                self.client_id,
+                self._short_sessions,
+                SHORT_SESSION_SECONDS,
             )
 
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:  # type: ignore[no-untyped-def]
