@@ -157,11 +157,10 @@ class SmoothingConfig:
 
     #: Seconds a gesture must hold before it fires.
     stable_seconds: float = setting(0.5, "float", minimum=0, maximum=10)
-    #: Frames in the voting window.
-    window: int = setting(8, "int", minimum=1, maximum=240)
-    #: Share of the window's frames that must vote for the gesture, above 0 to 1.
+    #: Share of the frames within stable_seconds that must vote for the gesture.
     min_votes_fraction: float = setting(0.6, "float", minimum=0.01, maximum=1)
-    #: Seconds after an event before the same gesture can fire again.
+    #: Seconds the hand must be gone before the same gesture can fire again;
+    #: another gesture in between re-arms it at once.
     rearm_seconds: float = setting(1.0, "float", minimum=0, maximum=600)
 
     def __post_init__(self) -> None:
