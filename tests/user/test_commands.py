@@ -114,3 +114,20 @@ def test_long_number_truncated_in_reply():
         parse_command("record", payload)
     assert len(str(caught.value)) < 200
     assert "3000 chars" in str(caught.value)
+
+
+def test_record_for_family_without_model(tmp_path, kinivi_background):
+    replies = []
+    handler = CommandHandler(
+        UserStore(tmp_path),
+        lambda *reply: replies.append(reply),
+        background_for=lambda family: kinivi_background,
+        on_model=lambda family, model: None,
+        families=("static_single",),
+    )
+    payload = {"label": "clap", "family": "static_double", "request_id": "r2"}
+    handler.handle("record", json.dumps(payload).encode())
+    assert not handler.recording
+    assert replies[-1][:2] == ("r2", False)
+    assert "no base model loaded" in replies[-1][2]
+    assert "static_single" in replies[-1][2]

@@ -119,7 +119,8 @@ class CommandHandler:
         request = command.record_request()
         if self._families is not None and request.family not in self._families:
             raise CommandError(
-                f"family {request.family} is not enabled on this device",
+                f"family {request.family} has no base model loaded on this device; "
+                f"record one of: {', '.join(self._families) or 'none'}",
                 command.request_id,
             )
         recorder = Recorder(
