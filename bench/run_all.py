@@ -192,7 +192,10 @@ def main() -> None:
         "",
     ]
     extra = [
-        ("Training and classify latency", ["bench/bench_training.py", str(data)]),
+        (
+            "Training and classify latency",
+            ["bench/bench_training.py", "--data-root", str(data)],
+        ),
         ("User model: last sample to answering model", ["bench/bench_user_model.py"]),
         (
             "Teaching a gesture: accuracy before and after",

@@ -93,27 +93,18 @@ def test_unreadable_file_is_clear_error(tmp_path):
         source.open()
 
 
-def _serve_mjpeg(path: Path, port: int) -> subprocess.Popen[bytes]:
+def _ffmpeg_loop(path: Path, *output: str) -> subprocess.Popen[bytes]:
+    """Play `path` in a loop at its own rate into the ffmpeg `output` arguments."""
+    command = ["ffmpeg", "-nostdin", "-loglevel", "error", "-re"]
+    command += ["-stream_loop", "-1", "-i", str(path), *output]
     return subprocess.Popen(
-        [
-            "ffmpeg",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-re",
-            "-stream_loop",
-            "-1",
-            "-i",
-            str(path),
-            "-f",
-            "mpjpeg",
-            "-listen",
-            "1",
-            f"http://127.0.0.1:{port}/cam.mjpg",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+
+
+def _serve_mjpeg(path: Path, port: int) -> subprocess.Popen[bytes]:
+    url = f"http://127.0.0.1:{port}/cam.mjpg"
+    return _ffmpeg_loop(path, "-f", "mpjpeg", "-listen", "1", url)
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
@@ -186,25 +177,13 @@ class RtspRelay:
         )
         self.processes.append(server)
         time.sleep(1.0)  # the relay needs a moment before it listens
-        publisher = subprocess.Popen(
-            [
-                "ffmpeg",
-                "-nostdin",
-                "-loglevel",
-                "error",
-                "-re",
-                "-stream_loop",
-                "-1",
-                "-i",
-                str(self.clip),
-                "-c:v",
-                "copy",
-                "-f",
-                "rtsp",
-                f"rtsp://127.0.0.1:{self.source_port}/cam",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        publisher = _ffmpeg_loop(
+            self.clip,
+            "-c:v",
+            "copy",
+            "-f",
+            "rtsp",
+            f"rtsp://127.0.0.1:{self.source_port}/cam",
         )
         self.processes.append(publisher)
 

@@ -20,7 +20,7 @@ import pytest
 from daemon_process import start_daemon
 from ground_truth import read_segments, score_events
 from mqtt_helpers import Observer
-from real_data import REPO, data_root
+from real_data import REPO, data_root, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -170,30 +170,19 @@ def test_record_three_then_recognize(mosquitto, tmp_path, models_without_three):
 
 def test_record_command_line(tmp_path):
     state = tmp_path / "state"
-    env = {**os.environ, "PYTHONPATH": str(REPO / "daemon")}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gestured",
-            "record",
-            "three",
-            "--source",
-            str(three_clip(tmp_path, repeats=1)),
-            "--samples",
-            "20",
-            "--state-dir",
-            str(state),
-            "--models-dir",
-            str(REPO / "models"),
-            "--motion-threshold",
-            VIDEO_MOTION_THRESHOLD,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=REPO,
+    result = run_cli(
+        "record",
+        "three",
+        "--source",
+        str(three_clip(tmp_path, repeats=1)),
+        "--samples",
+        "20",
+        "--state-dir",
+        str(state),
+        "--models-dir",
+        str(REPO / "models"),
+        "--motion-threshold",
+        VIDEO_MOTION_THRESHOLD,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "static_single user model labels: three" in result.stdout
@@ -202,28 +191,17 @@ def test_record_command_line(tmp_path):
 
 
 def test_record_command_line_too_few_samples(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(REPO / "daemon")}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gestured",
-            "record",
-            "three",
-            "--source",
-            str(three_clip(tmp_path, repeats=1)),
-            "--samples",
-            "500",
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--models-dir",
-            str(REPO / "models"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=REPO,
+    result = run_cli(
+        "record",
+        "three",
+        "--source",
+        str(three_clip(tmp_path, repeats=1)),
+        "--samples",
+        "500",
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--models-dir",
+        str(REPO / "models"),
     )
     assert result.returncode == 1
     assert "gestured: error:" in result.stderr
